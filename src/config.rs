@@ -1,0 +1,206 @@
+//! seam's configuration: one TOML file, parsed once at start into typed,
+//! validated values before any port opens.
+//!
+//! Every other module receives its part of [`Config`] and never re-reads the
+//! file. Errors name the offending key so an operator can fix the file
+//! without reading code. With no file at all, [`Config::embedded`] gives the
+//! development setup shipped with seam.
+
+mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::sensitivity::{Classifier, Levels};
+
+pub use file::ConfigFile;
+
+/// The configuration seam runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where seam listens and how it shuts down.
+    pub server: ServerConfig,
+    /// Where the policy set lives.
+    pub policy: PolicyConfig,
+    /// How callers' certificates are verified.
+    pub identity: IdentityConfig,
+    /// Intents, sensitivity levels and classification rules.
+    pub context: ContextConfig,
+    /// Where decision records go.
+    pub records: RecordConfig,
+    /// The folder for development state (the development CA).
+    pub state_dir: PathBuf,
+}
+
+/// One address seam serves ext_authz on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// Plaintext gRPC over TCP, for a proxy on the same host.
+    Tcp(std::net::SocketAddr),
+    /// Plaintext gRPC over a Unix domain socket, for the sidecar case.
+    Unix(PathBuf),
+}
+
+/// Listener settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to serve on; at least one.
+    pub listen: Vec<Listen>,
+    /// Largest CheckRequest accepted, in bytes (bodies included).
+    pub max_request_bytes: usize,
+    /// How long shutdown waits for in-flight checks.
+    pub shutdown_grace: Duration,
+}
+
+/// Policy set location.
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    /// Folder holding `*.cedar`, `schema.cedarschema` and optionally `entities.json`.
+    pub dir: PathBuf,
+}
+
+/// A trust domain and the file holding its bundle.
+#[derive(Debug, Clone)]
+pub struct TrustDomainConfig {
+    /// Trust domain name, e.g. `example.org`.
+    pub name: String,
+    /// PEM file of CA certificates, or a SPIFFE bundle (JWK set).
+    pub bundle: PathBuf,
+}
+
+/// Identity verification settings.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// Trust bundles, one per trust domain. Empty means development mode:
+    /// a local CA for [`IdentityConfig::dev_trust_domain`] is created under
+    /// the state folder and trusted.
+    pub trust_domains: Vec<TrustDomainConfig>,
+    /// The development trust domain used when no bundle is configured.
+    pub dev_trust_domain: String,
+    /// Files of intermediate CA certificates that may complete a path.
+    pub intermediates: Vec<PathBuf>,
+    /// Read intermediates from `x-forwarded-client-cert`; only safe when the
+    /// proxy sanitises that header.
+    pub trust_forwarded_chain: bool,
+    /// Clock skew allowed on validity windows.
+    pub leeway: Duration,
+    /// Verified identities kept in memory.
+    pub cache_capacity: u64,
+    /// Longest time a verified identity is kept.
+    pub cache_max_ttl: Duration,
+    /// Largest accepted `source.certificate` field, in bytes.
+    pub max_certificate_bytes: usize,
+}
+
+/// Request context settings: the vocabularies policies see.
+#[derive(Debug, Clone)]
+pub struct ContextConfig {
+    /// Intents a caller may declare in `x-seam-intent`.
+    pub intents: Vec<String>,
+    /// Ordered sensitivity levels and the default.
+    pub levels: Levels,
+    /// Host and path rules that assign a sensitivity.
+    pub classifier: Classifier,
+}
+
+/// What to do with a decision when the record queue is full or the sink is failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFull {
+    /// Answer the request as an internal fault (503) so no decision goes unrecorded.
+    Deny,
+    /// Decide anyway, count the lost record and write a gap marker later.
+    Drop,
+}
+
+/// Where decision records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSinkConfig {
+    /// One JSON line per record on standard output.
+    Stdout,
+    /// One JSON line per record appended to a file.
+    File(PathBuf),
+}
+
+/// Decision record settings.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// Where records are written.
+    pub sink: RecordSinkConfig,
+    /// Records held between decisions and the writer.
+    pub queue_capacity: usize,
+    /// What happens when the queue is full or the sink fails.
+    pub on_full: OnFull,
+    /// Name of this instance, written into each record.
+    pub instance: String,
+}
+
+/// A configuration that cannot be used, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config `{path}`: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, naming the key and line.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid config key `{key}`: {message}")]
+    Invalid {
+        /// Dotted key path.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The configuration compiled into the binary: the shipped example mesh,
+/// served on loopback in development mode.
+pub const EMBEDDED: &str = include_str!("../seam.toml");
+
+impl Config {
+    /// Reads and validates the file at `path`. Relative paths inside it are
+    /// resolved against the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The embedded default, with paths relative to `base` (normally the
+    /// working directory).
+    pub fn embedded(base: &Path) -> Result<Config, ConfigError> {
+        Self::parse(EMBEDDED, "<embedded seam.toml>", base)
+    }
+
+    /// Parses `text` (named `origin` in errors), resolving paths against `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        file.validate(base)
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

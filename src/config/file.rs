@@ -1,0 +1,398 @@
+//! The configuration file's shape, exactly as written by an operator, and
+//! its conversion into the typed [`Config`](super::Config).
+//!
+//! Unknown keys are errors: a misspelt key silently ignored is a setting the
+//! operator believes is on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    Config, ConfigError, ContextConfig, IdentityConfig, Listen, OnFull, PolicyConfig, RecordConfig,
+    RecordSinkConfig, ServerConfig, TrustDomainConfig, invalid,
+};
+use crate::sensitivity::{Classifier, HostPattern, Levels, Rule};
+
+/// The top level of `seam.toml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    state_dir: Option<PathBuf>,
+    server: ServerFile,
+    policy: PolicyFile,
+    identity: IdentityFile,
+    context: ContextFile,
+    records: RecordsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ServerFile {
+    listen: Vec<String>,
+    allow_plaintext_non_loopback: bool,
+    max_request_bytes: usize,
+    shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PolicyFile {
+    dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct IdentityFile {
+    trust_domains: Vec<TrustDomainFile>,
+    dev_trust_domain: String,
+    intermediates: Vec<PathBuf>,
+    trust_forwarded_chain: bool,
+    leeway_secs: u64,
+    cache_capacity: u64,
+    cache_max_ttl_secs: u64,
+    max_certificate_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustDomainFile {
+    name: String,
+    bundle: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ContextFile {
+    intents: Vec<String>,
+    sensitivity_levels: Vec<String>,
+    default_sensitivity: Option<String>,
+    classify: Vec<RuleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    #[serde(default = "any_host")]
+    host: String,
+    #[serde(default = "root_path")]
+    path_prefix: String,
+    sensitivity: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RecordsFile {
+    sink: String,
+    path: Option<PathBuf>,
+    queue_capacity: usize,
+    on_full: String,
+    instance: Option<String>,
+}
+
+fn any_host() -> String {
+    "*".into()
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+impl Default for ServerFile {
+    fn default() -> Self {
+        ServerFile {
+            listen: vec!["127.0.0.1:9191".into()],
+            allow_plaintext_non_loopback: false,
+            max_request_bytes: 16 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for PolicyFile {
+    fn default() -> Self {
+        PolicyFile {
+            dir: PathBuf::from("policies"),
+        }
+    }
+}
+
+impl Default for IdentityFile {
+    fn default() -> Self {
+        IdentityFile {
+            trust_domains: Vec::new(),
+            dev_trust_domain: "example.org".into(),
+            intermediates: Vec::new(),
+            trust_forwarded_chain: false,
+            leeway_secs: 30,
+            cache_capacity: 10_000,
+            cache_max_ttl_secs: 300,
+            max_certificate_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Default for ContextFile {
+    fn default() -> Self {
+        ContextFile {
+            intents: Vec::new(),
+            sensitivity_levels: ["public", "internal", "confidential", "restricted"]
+                .map(String::from)
+                .to_vec(),
+            default_sensitivity: None,
+            classify: Vec::new(),
+        }
+    }
+}
+
+impl Default for RecordsFile {
+    fn default() -> Self {
+        RecordsFile {
+            sink: "stdout".into(),
+            path: None,
+            queue_capacity: 65_536,
+            on_full: "deny".into(),
+            instance: None,
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Checks every value and resolves relative paths against `base`.
+    pub fn validate(self, base: &Path) -> Result<Config, ConfigError> {
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        let server = self.server.validate(&resolve)?;
+        let identity = self.identity.validate(&resolve)?;
+        let context = self.context.validate()?;
+        let records = self.records.validate(&resolve)?;
+        let policy = PolicyConfig {
+            dir: resolve(&self.policy.dir),
+        };
+        let state_dir = resolve(self.state_dir.as_deref().unwrap_or(Path::new(".seam")));
+
+        Ok(Config {
+            server,
+            policy,
+            identity,
+            context,
+            records,
+            state_dir,
+        })
+    }
+}
+
+impl ServerFile {
+    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<ServerConfig, ConfigError> {
+        if self.listen.is_empty() {
+            return Err(invalid("server.listen", "at least one address is required"));
+        }
+
+        let mut listen = Vec::new();
+        for address in &self.listen {
+            let parsed = parse_listen(address, resolve)
+                .map_err(|message| invalid("server.listen", message))?;
+            if let Listen::Tcp(addr) = &parsed {
+                if !addr.ip().is_loopback() && !self.allow_plaintext_non_loopback {
+                    return Err(invalid(
+                        "server.listen",
+                        format!(
+                            "`{address}` is not a loopback address; plaintext ext_authz on a \
+                             shared network lets anyone forge decisions (set \
+                             `server.allow_plaintext_non_loopback = true` to accept the risk)"
+                        ),
+                    ));
+                }
+            }
+            listen.push(parsed);
+        }
+
+        if self.max_request_bytes < 64 * 1024 {
+            return Err(invalid(
+                "server.max_request_bytes",
+                "must be at least 65536",
+            ));
+        }
+        Ok(ServerConfig {
+            listen,
+            max_request_bytes: self.max_request_bytes,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        })
+    }
+}
+
+/// Reads `127.0.0.1:9191`, `[::1]:9191` or `unix:/path/to.sock`.
+fn parse_listen(address: &str, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Listen, String> {
+    if let Some(path) = address.strip_prefix("unix:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(format!("`{address}` names no socket path"));
+        }
+        return Ok(Listen::Unix(resolve(Path::new(path))));
+    }
+    address
+        .parse()
+        .map(Listen::Tcp)
+        .map_err(|_| format!("`{address}` is neither `ip:port` nor `unix:/path`"))
+}
+
+impl IdentityFile {
+    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<IdentityConfig, ConfigError> {
+        let mut trust_domains: Vec<TrustDomainConfig> = Vec::new();
+        for (i, td) in self.trust_domains.into_iter().enumerate() {
+            let key = format!("identity.trust_domains[{i}].name");
+            if !is_trust_domain(&td.name) {
+                return Err(invalid(
+                    &key,
+                    format!("`{}` is not a valid trust domain", td.name),
+                ));
+            }
+            if trust_domains.iter().any(|t| t.name == td.name) {
+                return Err(invalid(&key, format!("`{}` is listed twice", td.name)));
+            }
+            trust_domains.push(TrustDomainConfig {
+                name: td.name,
+                bundle: resolve(&td.bundle),
+            });
+        }
+
+        if !is_trust_domain(&self.dev_trust_domain) {
+            return Err(invalid(
+                "identity.dev_trust_domain",
+                format!("`{}` is not a valid trust domain", self.dev_trust_domain),
+            ));
+        }
+        if self.cache_capacity == 0 {
+            return Err(invalid("identity.cache_capacity", "must be at least 1"));
+        }
+        if self.max_certificate_bytes < 1024 {
+            return Err(invalid(
+                "identity.max_certificate_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.leeway_secs > 300 {
+            return Err(invalid("identity.leeway_secs", "must be at most 300"));
+        }
+
+        Ok(IdentityConfig {
+            trust_domains,
+            dev_trust_domain: self.dev_trust_domain,
+            intermediates: self.intermediates.iter().map(|p| resolve(p)).collect(),
+            trust_forwarded_chain: self.trust_forwarded_chain,
+            leeway: Duration::from_secs(self.leeway_secs),
+            cache_capacity: self.cache_capacity,
+            cache_max_ttl: Duration::from_secs(self.cache_max_ttl_secs),
+            max_certificate_bytes: self.max_certificate_bytes,
+        })
+    }
+}
+
+fn is_trust_domain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+impl ContextFile {
+    fn validate(self) -> Result<ContextConfig, ConfigError> {
+        for (i, intent) in self.intents.iter().enumerate() {
+            let plain = !intent.is_empty()
+                && intent.len() <= 64
+                && intent
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
+            if !plain {
+                return Err(invalid(
+                    &format!("context.intents[{i}]"),
+                    format!("`{intent}` must be lowercase letters, digits, `-`, `_`, `.` or `:`"),
+                ));
+            }
+        }
+
+        let levels = Levels::new(self.sensitivity_levels, self.default_sensitivity.as_deref())
+            .map_err(|e| invalid("context.sensitivity_levels", e.to_string()))?;
+
+        let mut rules = Vec::new();
+        for (i, rule) in self.classify.into_iter().enumerate() {
+            let key = format!("context.classify[{i}]");
+            let level = levels
+                .find(&rule.sensitivity)
+                .ok_or_else(|| invalid(&key, format!("unknown level `{}`", rule.sensitivity)))?;
+            if !rule.path_prefix.starts_with('/') {
+                return Err(invalid(
+                    &format!("{key}.path_prefix"),
+                    format!("`{}` must start with `/`", rule.path_prefix),
+                ));
+            }
+            rules.push(Rule {
+                name: rule.name,
+                host: HostPattern::parse(&rule.host),
+                path_prefix: rule.path_prefix,
+                level,
+            });
+        }
+
+        Ok(ContextConfig {
+            intents: self.intents,
+            classifier: Classifier::new(levels.clone(), rules),
+            levels,
+        })
+    }
+}
+
+impl RecordsFile {
+    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<RecordConfig, ConfigError> {
+        let sink = match (self.sink.as_str(), self.path) {
+            ("stdout", None) => RecordSinkConfig::Stdout,
+            ("stdout", Some(_)) => {
+                return Err(invalid("records.path", "only used with `sink = \"file\"`"));
+            }
+            ("file", Some(path)) => RecordSinkConfig::File(resolve(&path)),
+            ("file", None) => {
+                return Err(invalid("records.path", "required with `sink = \"file\"`"));
+            }
+            (other, _) => {
+                return Err(invalid(
+                    "records.sink",
+                    format!("`{other}` is not one of `stdout`, `file`"),
+                ));
+            }
+        };
+
+        let on_full = match self.on_full.as_str() {
+            "deny" => OnFull::Deny,
+            "drop" => OnFull::Drop,
+            other => {
+                return Err(invalid(
+                    "records.on_full",
+                    format!("`{other}` is not one of `deny`, `drop`"),
+                ));
+            }
+        };
+        if self.queue_capacity == 0 {
+            return Err(invalid("records.queue_capacity", "must be at least 1"));
+        }
+
+        let instance = self
+            .instance
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "seam".into());
+        Ok(RecordConfig {
+            sink,
+            queue_capacity: self.queue_capacity,
+            on_full,
+            instance,
+        })
+    }
+}

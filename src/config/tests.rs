@@ -1,0 +1,90 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "test.toml", Path::new("/etc/seam"))
+}
+
+#[test]
+fn the_embedded_default_parses_and_listens_on_loopback() {
+    let config = Config::embedded(Path::new("/work")).unwrap();
+    assert_eq!(
+        config.server.listen,
+        vec![Listen::Tcp("127.0.0.1:9191".parse().unwrap())]
+    );
+    assert_eq!(config.policy.dir, Path::new("/work/policies"));
+    assert!(config.identity.trust_domains.is_empty());
+    assert_eq!(config.context.levels.names().len(), 4);
+}
+
+#[test]
+fn an_empty_file_gives_safe_defaults() {
+    let config = parse("").unwrap();
+    assert_eq!(config.records.on_full, OnFull::Deny);
+    assert_eq!(config.records.sink, RecordSinkConfig::Stdout);
+    assert!(!config.identity.trust_forwarded_chain);
+    let s = config.context.classifier.classify(None, "h", "/").unwrap();
+    assert_eq!(s.name, "restricted");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    let err = parse("[server]\nlisten_on = [\"127.0.0.1:1\"]\n").unwrap_err();
+    assert!(err.to_string().contains("listen_on"), "{err}");
+}
+
+#[test]
+fn mistyped_values_name_the_key() {
+    let err = parse("[identity]\nleeway_secs = \"thirty\"\n").unwrap_err();
+    assert!(err.to_string().contains("leeway_secs"), "{err}");
+}
+
+#[test]
+fn plaintext_on_a_shared_network_needs_a_loud_opt_in() {
+    let err = parse("[server]\nlisten = [\"0.0.0.0:9191\"]\n").unwrap_err();
+    assert!(err.to_string().contains("server.listen"), "{err}");
+
+    let ok = "[server]\nlisten = [\"0.0.0.0:9191\"]\nallow_plaintext_non_loopback = true\n";
+    assert!(parse(ok).is_ok());
+}
+
+#[test]
+fn unix_sockets_resolve_relative_to_the_config_file() {
+    let config =
+        parse("[server]\nlisten = [\"unix:run/seam.sock\", \"unix:///tmp/a.sock\"]\n").unwrap();
+    assert_eq!(
+        config.server.listen,
+        vec![
+            Listen::Unix("/etc/seam/run/seam.sock".into()),
+            Listen::Unix("/tmp/a.sock".into())
+        ]
+    );
+}
+
+#[test]
+fn a_rule_naming_an_unknown_level_is_refused() {
+    let text = "[[context.classify]]\nname = \"x\"\nsensitivity = \"secret\"\n";
+    let err = parse(text).unwrap_err();
+    assert!(err.to_string().contains("context.classify[0]"), "{err}");
+}
+
+#[test]
+fn file_sink_needs_a_path() {
+    let err = parse("[records]\nsink = \"file\"\n").unwrap_err();
+    assert!(err.to_string().contains("records.path"), "{err}");
+    let err = parse("[records]\non_full = \"block\"\n").unwrap_err();
+    assert!(err.to_string().contains("records.on_full"), "{err}");
+}
+
+#[test]
+fn bad_intents_and_trust_domains_are_refused() {
+    let err = parse("[context]\nintents = [\"Read\"]\n").unwrap_err();
+    assert!(err.to_string().contains("context.intents[0]"), "{err}");
+    let err = parse("[[identity.trust_domains]]\nname = \"Example.org\"\nbundle = \"b.pem\"\n")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("identity.trust_domains[0].name"),
+        "{err}"
+    );
+}

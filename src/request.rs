@@ -1,0 +1,6 @@
+//! Envoy's request attributes read into typed, normalised values.
+
+pub mod headers;
+pub mod host;
+pub mod path;
+pub mod trace;
