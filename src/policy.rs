@@ -1,1 +1,189 @@
-//! Placeholder until the module lands.
+//! The Cedar policy set and the decision it gives for one request.
+//!
+//! [`load`] turns a folder into a validated [`PolicySet`]; [`PolicyStore`]
+//! holds the live one; [`PolicySet::evaluate`] builds the Cedar request from
+//! the request's [`Facts`] (see [`request`]) and returns Cedar's answer
+//! together with its reasons and errors, unchanged, so records can carry
+//! what the engine said rather than something re-derived.
+
+pub mod load;
+pub mod request;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use cedar_policy::{Authorizer, Decision, Effect, EntityUid, PolicyId, Schema};
+
+pub use load::{LoadError, Problem, load_dir};
+pub use request::{Facts, RequestError};
+
+/// What seam knows about one policy beyond Cedar's own view of it.
+#[derive(Debug, Clone)]
+pub struct PolicyMeta {
+    /// File the policy came from, relative to the policy folder.
+    pub file: String,
+    /// 1-based line the policy starts on, when known.
+    pub line: Option<usize>,
+    /// `permit` or `forbid`.
+    pub effect: Effect,
+    /// `@reason("...")`: shown to the caller when this forbid decides.
+    pub reason: Option<String>,
+    /// `@advice("...")`: carried into the record.
+    pub advice: Option<String>,
+}
+
+impl PolicyMeta {
+    fn of(file: &str, line: Option<usize>, policy: &cedar_policy::Policy) -> PolicyMeta {
+        PolicyMeta {
+            file: file.to_string(),
+            line,
+            effect: policy.effect(),
+            reason: policy.annotation("reason").map(str::to_string),
+            advice: policy.annotation("advice").map(str::to_string),
+        }
+    }
+}
+
+/// One loaded, validated, immutable policy set. Each request is decided
+/// against exactly one of these.
+#[derive(Debug)]
+pub struct PolicySet {
+    policies: cedar_policy::PolicySet,
+    schema: Schema,
+    meta: HashMap<PolicyId, PolicyMeta>,
+    ancestors: HashMap<EntityUid, Vec<EntityUid>>,
+    actions: request::Actions,
+    version: String,
+    authorizer: Authorizer,
+}
+
+/// Cedar's answer for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Cedar allowed the request and no policy reported an error.
+    pub allowed: bool,
+    /// Determining policy ids, as Cedar reported them.
+    pub determining: Vec<String>,
+    /// Evaluation errors, as Cedar reported them.
+    pub errors: Vec<String>,
+    /// The `@reason` of the first determining forbid that has one.
+    pub reason: Option<String>,
+    /// The `@advice` of every determining policy that has one.
+    pub advice: Vec<String>,
+}
+
+impl PolicySet {
+    fn assemble(
+        policies: cedar_policy::PolicySet,
+        schema: Schema,
+        meta: HashMap<PolicyId, PolicyMeta>,
+        ancestors: HashMap<EntityUid, Vec<EntityUid>>,
+        version: String,
+    ) -> Result<PolicySet, String> {
+        let actions = request::Actions::from_schema(&schema)?;
+        Ok(PolicySet {
+            policies,
+            schema,
+            meta,
+            ancestors,
+            actions,
+            version,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// Short hash of everything loaded (policies, schema, entities).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Number of policies in the set.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Whether the set holds no policy (never true for a loaded set).
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// What seam knows about policy `id`.
+    pub fn meta(&self, id: &str) -> Option<&PolicyMeta> {
+        self.meta.get(&PolicyId::new(id))
+    }
+
+    /// Decides `facts`. An error means the request could not even be put to
+    /// Cedar (an unknown method, a context the schema refuses).
+    pub fn evaluate(&self, facts: &Facts<'_>) -> Result<Evaluation, RequestError> {
+        let (request, entities) = request::build(facts, self)?;
+        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+
+        let mut determining: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        determining.sort();
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+
+        let metas: Vec<&PolicyMeta> = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.meta.get(id))
+            .collect();
+        let reason = metas
+            .iter()
+            .filter(|m| m.effect == Effect::Forbid)
+            .find_map(|m| m.reason.clone());
+        let advice = metas.iter().filter_map(|m| m.advice.clone()).collect();
+
+        // A policy that errors is skipped by Cedar; if it was a forbid, the
+        // request could be allowed only because a guard failed to run. Any
+        // error therefore denies.
+        let allowed = response.decision() == Decision::Allow && errors.is_empty();
+        Ok(Evaluation {
+            allowed,
+            determining,
+            errors,
+            reason,
+            advice,
+        })
+    }
+}
+
+/// The live policy set, replaced whole and read as one snapshot.
+#[derive(Debug, Default)]
+pub struct PolicyStore {
+    current: RwLock<Option<Arc<PolicySet>>>,
+}
+
+impl PolicyStore {
+    /// A store with nothing loaded.
+    pub fn empty() -> PolicyStore {
+        PolicyStore::default()
+    }
+
+    /// The set in force right now, if any.
+    pub fn snapshot(&self) -> Option<Arc<PolicySet>> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `set` in force for every request that starts after this returns.
+    pub fn replace(&self, set: PolicySet) {
+        let set = Some(Arc::new(set));
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

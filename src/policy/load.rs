@@ -1,0 +1,398 @@
+//! Reading a policy folder into one validated [`PolicySet`](super::PolicySet).
+//!
+//! A folder is all-or-nothing: every `.cedar` file parses, every policy
+//! validates against `schema.cedarschema`, `entities.json` (when present)
+//! matches the schema, and policy ids are unique, or nothing is returned and
+//! the error names the file, line and column.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Entities, EntityTypeName, EntityUid, PolicyId, Schema, ValidationMode, Validator,
+};
+use miette::Diagnostic;
+use sha2::{Digest, Sha256};
+
+use super::{PolicyMeta, PolicySet};
+
+/// The schema file every policy folder must hold.
+pub const SCHEMA_FILE: &str = "schema.cedarschema";
+/// The optional file of entities (group memberships).
+pub const ENTITIES_FILE: &str = "entities.json";
+
+/// Why a policy folder could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file or the folder could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// What was being read.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The folder holds no `.cedar` file.
+    #[error("no `.cedar` policy file in `{0}`")]
+    NoPolicies(PathBuf),
+    /// A policy file, the schema or the entities are wrong somewhere.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// One problem found in a file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File, relative to the policy folder.
+    pub file: String,
+    /// 1-based line and column, when the engine gave a location.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Loads and validates every file in `dir`.
+pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
+    let files = read_folder(dir)?;
+    let schema_text = read(&dir.join(SCHEMA_FILE))?;
+    let entities_path = dir.join(ENTITIES_FILE);
+    let entities_text = match std::fs::read_to_string(&entities_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(LoadError::Read {
+                path: entities_path,
+                source,
+            });
+        }
+    };
+    build(&files, &schema_text, entities_text.as_deref())
+}
+
+/// Builds a set from in-memory sources: `files` maps a file name to its
+/// policy text.
+pub fn build(
+    files: &BTreeMap<String, String>,
+    schema_text: &str,
+    entities_text: Option<&str>,
+) -> Result<PolicySet, LoadError> {
+    let schema = parse_schema(schema_text)?;
+    let (policies, meta) = parse_policies(files)?;
+    validate(&policies, &schema, files, &meta)?;
+    let ancestors = match entities_text {
+        Some(text) => parse_entities(text, &schema)?,
+        None => HashMap::new(),
+    };
+
+    let version = version_of(files, schema_text, entities_text);
+    PolicySet::assemble(policies, schema, meta, ancestors, version).map_err(|message| {
+        LoadError::Invalid(vec![Problem {
+            file: SCHEMA_FILE.into(),
+            line: None,
+            column: None,
+            message,
+        }])
+    })
+}
+
+fn read_folder(dir: &Path) -> Result<BTreeMap<String, String>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+
+    let mut files = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| LoadError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Editors leave backups and swap files next to what they edit.
+        if !name.ends_with(".cedar") || name.starts_with('.') {
+            continue;
+        }
+        files.insert(name, read(&entry.path())?);
+    }
+
+    if files.is_empty() {
+        return Err(LoadError::NoPolicies(dir.to_path_buf()));
+    }
+    Ok(files)
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse_schema(text: &str) -> Result<Schema, LoadError> {
+    Schema::from_cedarschema_str(text)
+        .map(|(schema, _warnings)| schema)
+        .map_err(|e| LoadError::Invalid(vec![problem(SCHEMA_FILE, text, &e)]))
+}
+
+fn parse_policies(
+    files: &BTreeMap<String, String>,
+) -> Result<(cedar_policy::PolicySet, HashMap<PolicyId, PolicyMeta>), LoadError> {
+    let mut set = cedar_policy::PolicySet::new();
+    let mut meta: HashMap<PolicyId, PolicyMeta> = HashMap::new();
+    let mut problems = Vec::new();
+
+    for (file, text) in files {
+        if text.trim().is_empty() {
+            problems.push(Problem {
+                file: file.clone(),
+                line: None,
+                column: None,
+                message: "file is empty; write `forbid(principal, action, resource);` \
+                          explicitly to deny everything"
+                    .into(),
+            });
+            continue;
+        }
+        let parsed = match cedar_policy::PolicySet::from_str(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                problems.push(problem(file, text, &e));
+                continue;
+            }
+        };
+        if parsed.templates().next().is_some() {
+            problems.push(Problem {
+                file: file.clone(),
+                line: None,
+                column: None,
+                message: "templates are not supported; write static policies".into(),
+            });
+        }
+
+        for (ordinal, (policy, offset)) in ordered(&parsed, text).into_iter().enumerate() {
+            let line = offset.map(|o| line_col(text, o).0);
+            let id = match policy.annotation("id") {
+                Some(id) => id.to_string(),
+                None => format!("{file}#{}", ordinal + 1),
+            };
+            let id = PolicyId::new(&id);
+            if let Some(other) = meta.get(&id) {
+                problems.push(Problem {
+                    file: file.clone(),
+                    line,
+                    column: None,
+                    message: format!("policy id `{id}` is also declared in `{}`", other.file),
+                });
+                continue;
+            }
+
+            meta.insert(id.clone(), PolicyMeta::of(file, line, policy));
+            if let Err(e) = set.add(policy.new_id(id)) {
+                problems.push(Problem {
+                    file: file.clone(),
+                    line,
+                    column: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    if problems.is_empty() {
+        Ok((set, meta))
+    } else {
+        Err(LoadError::Invalid(problems))
+    }
+}
+
+/// The policies of one file in source order, each with the byte offset it
+/// starts at. The parser numbers policies `policy0`, `policy1`, ... as it
+/// meets them, and keeps each policy's source text, which is found again in
+/// the file from where the previous one ended.
+fn ordered<'a>(
+    set: &'a cedar_policy::PolicySet,
+    text: &str,
+) -> Vec<(&'a cedar_policy::Policy, Option<usize>)> {
+    let mut policies: Vec<_> = set.policies().collect();
+    policies.sort_by_key(|p| {
+        p.id()
+            .to_string()
+            .strip_prefix("policy")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(usize::MAX)
+    });
+
+    let mut from = 0;
+    policies
+        .into_iter()
+        .map(|p| {
+            let source = p.to_string();
+            let at = text.get(from..).and_then(|rest| rest.find(&source)).map(|i| i + from);
+            if let Some(at) = at {
+                from = at + source.len();
+            }
+            (p, at)
+        })
+        .collect()
+}
+
+fn validate(
+    policies: &cedar_policy::PolicySet,
+    schema: &Schema,
+    files: &BTreeMap<String, String>,
+    meta: &HashMap<PolicyId, PolicyMeta>,
+) -> Result<(), LoadError> {
+    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+    if result.validation_passed() {
+        return Ok(());
+    }
+
+    let problems = result
+        .validation_errors()
+        .map(|e| {
+            let file = meta
+                .get(e.policy_id())
+                .map(|m| m.file.clone())
+                .unwrap_or_default();
+            let text = files.get(&file).map(String::as_str).unwrap_or("");
+            problem(&file, text, e)
+        })
+        .collect();
+    Err(LoadError::Invalid(problems))
+}
+
+/// Reads `entities.json` against the schema and returns, for every entity
+/// in it, all its ancestors (transitively). Workload attributes are derived
+/// by seam from the SPIFFE ID at request time, so the file only needs to
+/// state memberships.
+fn parse_entities(
+    text: &str,
+    schema: &Schema,
+) -> Result<HashMap<EntityUid, Vec<EntityUid>>, LoadError> {
+    let fail = |message: String| {
+        LoadError::Invalid(vec![Problem {
+            file: ENTITIES_FILE.into(),
+            line: None,
+            column: None,
+            message,
+        }])
+    };
+
+    let mut json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+    fill_workload_attrs(&mut json).map_err(fail)?;
+    let entities = Entities::from_json_value(json, Some(schema))
+        .map_err(|e| fail(flatten_diagnostic(&e)))?;
+
+    let mut ancestors = HashMap::new();
+    for entity in entities.iter() {
+        let uid = entity.uid();
+        let set: HashSet<EntityUid> = entities
+            .ancestors(&uid)
+            .map(|it| it.cloned().collect())
+            .unwrap_or_default();
+        let mut list: Vec<EntityUid> = set.into_iter().collect();
+        list.sort_by_key(|u| u.to_string());
+        ancestors.insert(uid, list);
+    }
+    Ok(ancestors)
+}
+
+fn fill_workload_attrs(json: &mut serde_json::Value) -> Result<(), String> {
+    let Some(list) = json.as_array_mut() else {
+        return Err("expected a JSON array of entities".into());
+    };
+    let workload = EntityTypeName::from_str("Workload").map_err(|e| e.to_string())?;
+
+    for entity in list {
+        let uid = &entity["uid"];
+        if uid["type"].as_str() != Some(&workload.to_string()) {
+            continue;
+        }
+        let id = uid["id"].as_str().unwrap_or("");
+        let attrs = super::request::workload_attrs_json(id)
+            .ok_or_else(|| format!("`{id}` is not a SPIFFE ID of a workload"))?;
+        entity["attrs"] = attrs;
+    }
+    Ok(())
+}
+
+fn version_of(files: &BTreeMap<String, String>, schema: &str, entities: Option<&str>) -> String {
+    let mut hash = Sha256::new();
+    for (name, text) in files {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        hash.update((text.len() as u64).to_be_bytes());
+        hash.update(text.as_bytes());
+    }
+    hash.update(b"\0schema\0");
+    hash.update(schema.as_bytes());
+    hash.update(b"\0entities\0");
+    hash.update(entities.unwrap_or("").as_bytes());
+    hex::encode(&hash.finalize()[..8])
+}
+
+/// Turns an engine diagnostic into a [`Problem`] pointing into `text`.
+fn problem(file: &str, text: &str, diagnostic: &dyn Diagnostic) -> Problem {
+    let offset = first_label_offset(diagnostic);
+    let (line, column) = match offset {
+        Some(o) => {
+            let (l, c) = line_col(text, o);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    };
+    Problem {
+        file: file.to_string(),
+        line,
+        column,
+        message: flatten_diagnostic(diagnostic),
+    }
+}
+
+fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {
+    if let Some(mut labels) = diagnostic.labels() {
+        if let Some(label) = labels.next() {
+            return Some(label.offset());
+        }
+    }
+    diagnostic
+        .related()
+        .and_then(|mut related| related.find_map(first_label_offset))
+}
+
+/// The diagnostic's message with its related messages and help, on one line.
+fn flatten_diagnostic(diagnostic: &dyn Diagnostic) -> String {
+    let mut message = diagnostic.to_string();
+    if let Some(related) = diagnostic.related() {
+        for r in related {
+            message.push_str(": ");
+            message.push_str(&r.to_string());
+        }
+    }
+    if let Some(help) = diagnostic.help() {
+        message.push_str(&format!(" (help: {help})"));
+    }
+    message
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}

@@ -1,0 +1,212 @@
+//! From a request's facts to a Cedar request and its entities.
+//!
+//! Every id is built through Cedar's API (`EntityUid::from_type_name_and_id`),
+//! never by formatting Cedar text, so a hostile host or path can never
+//! become policy syntax.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+    Schema,
+};
+
+use super::PolicySet;
+
+/// What seam established about one request, in the terms of the schema.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    /// The caller's verified SPIFFE ID.
+    pub principal: &'a str,
+    /// HTTP method, e.g. `GET`.
+    pub method: &'a str,
+    /// Normalised host, non-default port kept.
+    pub host: &'a str,
+    /// Host without port.
+    pub hostname: &'a str,
+    /// Explicit or default port.
+    pub port: u16,
+    /// Normalised path.
+    pub path: &'a str,
+    /// Destination service id.
+    pub service: &'a str,
+    /// Declared intent, if any.
+    pub intent: Option<&'a str>,
+    /// Sensitivity name, level and source.
+    pub sensitivity: &'a str,
+    /// Position of the sensitivity in the configured order.
+    pub sensitivity_level: i64,
+    /// Where the sensitivity came from.
+    pub sensitivity_source: &'a str,
+    /// Raw query string.
+    pub query: &'a str,
+    /// Caller's socket address.
+    pub source_address: &'a str,
+    /// Request id.
+    pub request_id: &'a str,
+}
+
+/// A request that cannot be put to Cedar.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// The HTTP method is not an action in the schema.
+    #[error("method `{0}` is not an action in the schema")]
+    UnknownMethod(String),
+    /// The caller's id is not a workload SPIFFE ID.
+    #[error("principal `{0}` is not a workload SPIFFE ID")]
+    BadPrincipal(String),
+    /// Cedar refused an entity or the context.
+    #[error("cedar refused the request: {0}")]
+    Refused(String),
+}
+
+impl RequestError {
+    /// Whether the fault lies in the request (as opposed to seam or the schema).
+    pub fn is_input(&self) -> bool {
+        matches!(self, RequestError::UnknownMethod(_))
+    }
+}
+
+/// The action entities of the schema, by method name.
+#[derive(Debug)]
+pub(super) struct Actions {
+    by_method: HashMap<String, Entity>,
+}
+
+impl Actions {
+    pub(super) fn from_schema(schema: &Schema) -> Result<Actions, String> {
+        let entities = schema.action_entities().map_err(|e| e.to_string())?;
+        let by_method = entities
+            .iter()
+            .map(|e| (e.uid().id().unescaped().to_string(), e.clone()))
+            .collect();
+        Ok(Actions { by_method })
+    }
+}
+
+fn type_name(name: &str) -> Result<EntityTypeName, RequestError> {
+    EntityTypeName::from_str(name).map_err(|e| RequestError::Refused(e.to_string()))
+}
+
+fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+}
+
+/// The parts of a workload SPIFFE ID that become `Workload` attributes:
+/// trust domain, path, and namespace and service account for
+/// `/ns/<ns>/sa/<sa>` paths.
+pub(crate) fn workload_parts(id: &str) -> Option<(&str, &str, Option<(&str, &str)>)> {
+    crate::identity::SpiffeId::parse(id).ok()?;
+    let rest = id.strip_prefix("spiffe://")?;
+    let (trust_domain, path) = rest.split_at(rest.find('/')?);
+
+    let segments: Vec<&str> = path.split('/').collect();
+    let ns_sa = match segments.as_slice() {
+        ["", "ns", ns, "sa", sa] => Some((*ns, *sa)),
+        _ => None,
+    };
+    Some((trust_domain, path, ns_sa))
+}
+
+/// The `attrs` object for a workload in entities JSON.
+pub(crate) fn workload_attrs_json(id: &str) -> Option<serde_json::Value> {
+    let (trust_domain, path, ns_sa) = workload_parts(id)?;
+    let mut attrs = serde_json::json!({ "trust_domain": trust_domain, "path": path });
+    if let Some((ns, sa)) = ns_sa {
+        attrs["namespace"] = ns.into();
+        attrs["service_account"] = sa.into();
+    }
+    Some(attrs)
+}
+
+fn string(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_string())
+}
+
+/// Builds the Cedar request and the entities it refers to.
+pub(super) fn build(facts: &Facts<'_>, set: &PolicySet) -> Result<(Request, Entities), RequestError> {
+    let action = set
+        .actions
+        .by_method
+        .get(facts.method)
+        .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
+
+    let principal = principal_entity(facts, set)?;
+    let resource = resource_entity(facts, set)?;
+    let context = context(facts)?;
+
+    let request = Request::new(
+        principal.uid(),
+        action.uid(),
+        resource.uid(),
+        context,
+        Some(&set.schema),
+    )
+    .map_err(|e| RequestError::Refused(e.to_string()))?;
+
+    let entities = Entities::from_entities([principal, resource, action.clone()], None)
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+    Ok((request, entities))
+}
+
+fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
+    let (trust_domain, path, ns_sa) = workload_parts(facts.principal)
+        .ok_or_else(|| RequestError::BadPrincipal(facts.principal.to_string()))?;
+    let workload = uid(&type_name("Workload")?, facts.principal);
+
+    let mut attrs = HashMap::from([
+        ("trust_domain".to_string(), string(trust_domain)),
+        ("path".to_string(), string(path)),
+    ]);
+    if let Some((ns, sa)) = ns_sa {
+        attrs.insert("namespace".into(), string(ns));
+        attrs.insert("service_account".into(), string(sa));
+    }
+
+    let mut parents: HashSet<EntityUid> = HashSet::new();
+    parents.insert(uid(&type_name("TrustDomain")?, trust_domain));
+    if let Some(more) = set.ancestors.get(&workload) {
+        parents.extend(more.iter().cloned());
+    }
+    Entity::new(workload, attrs, parents).map_err(|e| RequestError::Refused(e.to_string()))
+}
+
+fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
+    let id = format!("{}{}", facts.host, facts.path);
+    let destination = uid(&type_name("Destination")?, &id);
+    let service = uid(&type_name("Service")?, facts.service);
+
+    let attrs = HashMap::from([
+        ("host".to_string(), string(facts.host)),
+        ("hostname".to_string(), string(facts.hostname)),
+        ("port".to_string(), RestrictedExpression::new_long(i64::from(facts.port))),
+        ("path".to_string(), string(facts.path)),
+        ("service".to_string(), string(facts.service)),
+    ]);
+
+    let mut parents: HashSet<EntityUid> = HashSet::new();
+    if let Some(more) = set.ancestors.get(&service) {
+        parents.extend(more.iter().cloned());
+    }
+    parents.insert(service);
+    Entity::new(destination, attrs, parents).map_err(|e| RequestError::Refused(e.to_string()))
+}
+
+fn context(facts: &Facts<'_>) -> Result<Context, RequestError> {
+    let mut pairs = vec![
+        ("sensitivity".to_string(), string(facts.sensitivity)),
+        (
+            "sensitivity_level".to_string(),
+            RestrictedExpression::new_long(facts.sensitivity_level),
+        ),
+        ("sensitivity_source".to_string(), string(facts.sensitivity_source)),
+        ("query".to_string(), string(facts.query)),
+        ("source_address".to_string(), string(facts.source_address)),
+        ("request_id".to_string(), string(facts.request_id)),
+    ];
+    if let Some(intent) = facts.intent {
+        pairs.push(("intent".to_string(), string(intent)));
+    }
+    Context::from_pairs(pairs).map_err(|e| RequestError::Refused(e.to_string()))
+}
