@@ -1,1 +1,323 @@
-//! Placeholder until the module lands.
+//! The Check handler: one CheckRequest in, one CheckResponse and one
+//! decision record out.
+//!
+//! The steps, in order: reserve room for the record; verify the caller's
+//! certificate ([`crate::identity`]); read and normalise the request
+//! ([`crate::request`]); classify its sensitivity; put it to Cedar
+//! ([`crate::policy`]); answer ([`outcome`]) and record. Any step may end
+//! the Check with a [`Denial`]; nothing on this path panics or returns an
+//! RPC error.
+
+pub mod outcome;
+mod read;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
+
+use crate::clock::Clock;
+use crate::config::ContextConfig;
+use crate::identity::{IdentityVerifier, Presented};
+use crate::policy::{Facts, PolicyStore};
+use crate::proto::DecisionRecord;
+use crate::record::Recorder;
+use crate::sensitivity::Classifier;
+
+pub use outcome::{Denial, DenyKind, Verdict};
+
+/// Counts of outcomes in Envoy's vocabulary.
+#[derive(Debug, Default)]
+pub struct DecisionStats {
+    /// Allowed.
+    pub ok: AtomicU64,
+    /// Denied by policy, identity or input.
+    pub denied: AtomicU64,
+    /// Refused because seam could not decide.
+    pub error: AtomicU64,
+}
+
+/// Everything a Check needs, shared by all requests.
+#[derive(Debug)]
+pub struct Authorizer {
+    identity: IdentityVerifier,
+    policies: Arc<PolicyStore>,
+    intents: HashSet<String>,
+    classifier: Classifier,
+    recorder: Recorder,
+    clock: Arc<dyn Clock>,
+    instance: String,
+    trust_forwarded_chain: bool,
+    stats: DecisionStats,
+}
+
+impl Authorizer {
+    /// An authorizer deciding with `policies`, writing to `recorder`.
+    pub fn new(
+        identity: IdentityVerifier,
+        policies: Arc<PolicyStore>,
+        context: &ContextConfig,
+        recorder: Recorder,
+        clock: Arc<dyn Clock>,
+        instance: String,
+        trust_forwarded_chain: bool,
+    ) -> Authorizer {
+        Authorizer {
+            identity,
+            policies,
+            intents: context.intents.iter().cloned().collect(),
+            classifier: context.classifier.clone(),
+            recorder,
+            clock,
+            instance,
+            trust_forwarded_chain,
+            stats: DecisionStats::default(),
+        }
+    }
+
+    /// Outcome counters.
+    pub fn stats(&self) -> &DecisionStats {
+        &self.stats
+    }
+
+    /// The record stream this authorizer writes to.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The policy store it decides with.
+    pub fn policies(&self) -> &Arc<PolicyStore> {
+        &self.policies
+    }
+
+    /// Decides one Check. `traceparent` is the W3C trace header from the
+    /// gRPC call's metadata, when Envoy sent one.
+    pub fn check(&self, request: &CheckRequest, traceparent: Option<&str>) -> CheckResponse {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let mut record = DecisionRecord {
+            version: 1,
+            kind: "decision".into(),
+            time: rfc3339(now),
+            decision_id: uuid::Uuid::now_v7().to_string(),
+            instance: self.instance.clone(),
+            ..Default::default()
+        };
+
+        let (slot, verdict) = match self.recorder.reserve() {
+            Ok(slot) => (slot, self.decide(request, traceparent, &mut record)),
+            Err(why) => {
+                read::describe(request, traceparent, &mut record);
+                let denial = Denial::new(DenyKind::Fault, why.reason_code(), why.to_string());
+                (None, Verdict::Deny(denial))
+            }
+        };
+
+        let response = self.finish(&verdict, &mut record, started);
+        if let Some(slot) = slot {
+            slot.fill(record);
+        }
+        response
+    }
+
+    fn decide(
+        &self,
+        request: &CheckRequest,
+        traceparent: Option<&str>,
+        record: &mut DecisionRecord,
+    ) -> Verdict {
+        match self.try_decide(request, traceparent, record) {
+            Ok(verdict) => verdict,
+            Err(denial) => Verdict::Deny(denial),
+        }
+    }
+
+    fn try_decide(
+        &self,
+        request: &CheckRequest,
+        traceparent: Option<&str>,
+        record: &mut DecisionRecord,
+    ) -> Result<Verdict, Denial> {
+        let seen = read::describe(request, traceparent, record);
+        let (attributes, http) = read::parts(request)?;
+
+        let source = attributes.source.as_ref();
+        let forwarded = if self.trust_forwarded_chain {
+            seen.headers.text("x-forwarded-client-cert").ok().flatten()
+        } else {
+            None
+        };
+        let presented = Presented {
+            certificate: source.map(|s| s.certificate.as_str()).unwrap_or(""),
+            principal: source.map(|s| s.principal.as_str()).unwrap_or(""),
+            forwarded_client_cert: forwarded.as_deref(),
+        };
+        let caller = self
+            .identity
+            .verify(&presented)
+            .map_err(|e| Denial::new(DenyKind::Identity, e.reason_code(), e.to_string()))?;
+        read::describe_caller(&caller, record);
+
+        let target = read::target(attributes, http, record)?;
+        let intent = read::intent(&seen.headers, &self.intents, record)?;
+        let route_label = attributes.context_extensions.get("sensitivity");
+        let sensitivity = self
+            .classifier
+            .classify(
+                route_label.map(String::as_str),
+                &target.host.host,
+                &target.service,
+                &target.path.path,
+            )
+            .map_err(|e| Denial::new(DenyKind::Input, "invalid_sensitivity", e.to_string()))?;
+        read::describe_sensitivity(&sensitivity, record);
+
+        let Some(policies) = self.policies.snapshot() else {
+            return Err(Denial::new(
+                DenyKind::Fault,
+                "no_policy_loaded",
+                "no valid policy set is loaded",
+            ));
+        };
+        record.policy_set_version = policies.version().to_string();
+
+        let facts = Facts {
+            principal: caller.id.as_str(),
+            method: &target.method,
+            host: &target.host.host,
+            hostname: &target.host.name,
+            port: target.host.port,
+            path: &target.path.path,
+            service: &target.service,
+            intent: intent.as_deref(),
+            sensitivity: &sensitivity.name,
+            sensitivity_level: sensitivity.level,
+            sensitivity_source: &sensitivity.source,
+            query: &target.path.query,
+            source_address: &record
+                .caller
+                .as_ref()
+                .map(|c| c.source_address.clone())
+                .unwrap_or_default(),
+            request_id: &record.request_id.clone(),
+        };
+        let evaluation = policies.evaluate(&facts).map_err(|e| {
+            if e.is_input() {
+                Denial::new(DenyKind::Input, "unknown_method", e.to_string())
+            } else {
+                Denial::new(DenyKind::Fault, "policy_request_refused", e.to_string())
+            }
+        })?;
+
+        record.policy_evaluated = true;
+        record.determining_policies = evaluation.determining.clone();
+        record.errors = evaluation.errors.clone();
+        record.advice = evaluation.advice.clone();
+
+        if !evaluation.errors.is_empty() {
+            let mut denial = Denial::new(
+                DenyKind::Policy,
+                "policy_error",
+                format!(
+                    "a policy failed to evaluate: {}",
+                    evaluation.errors.join("; ")
+                ),
+            );
+            denial.message = evaluation.reason;
+            return Err(denial);
+        }
+        if !evaluation.allowed {
+            let detail = if evaluation.determining.is_empty() {
+                "no policy permits this request".to_string()
+            } else {
+                format!("forbidden by {}", evaluation.determining.join(", "))
+            };
+            let mut denial = Denial::new(DenyKind::Policy, "policy_denied", detail);
+            denial.message = evaluation.reason;
+            return Err(denial);
+        }
+        Ok(Verdict::Allow)
+    }
+
+    /// Counts, logs and answers `verdict`, completing `record`.
+    fn finish(
+        &self,
+        verdict: &Verdict,
+        record: &mut DecisionRecord,
+        started: Instant,
+    ) -> CheckResponse {
+        let (reason, status, http, detail) = match verdict {
+            Verdict::Allow => {
+                self.stats.ok.fetch_add(1, Ordering::Relaxed);
+                ("allowed", tonic::Code::Ok, 0u32, String::new())
+            }
+            Verdict::Deny(denial) => {
+                let counter = match denial.kind.stat() {
+                    "error" => &self.stats.error,
+                    _ => &self.stats.denied,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let (grpc, http) = denial.kind.codes();
+                (denial.reason, grpc, http as u32, denial.detail.clone())
+            }
+        };
+
+        record.decision = match verdict {
+            Verdict::Allow => "allow",
+            Verdict::Deny(_) => "deny",
+        }
+        .into();
+        record.reason = reason.into();
+        record.status_code = status as i32;
+        record.http_status = http;
+        record.detail = detail;
+        record.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+
+        let ids = outcome::Ids {
+            decision_id: &record.decision_id,
+            request_id: &record.request_id,
+            reason,
+            policy_set_version: &record.policy_set_version,
+        };
+        let response = outcome::response(verdict, ids);
+        log(verdict, record);
+        response
+    }
+}
+
+fn log(verdict: &Verdict, record: &DecisionRecord) {
+    let caller = record
+        .caller
+        .as_ref()
+        .map(|c| c.spiffe_id.as_str())
+        .unwrap_or("");
+    match verdict {
+        Verdict::Allow => tracing::debug!(
+            decision_id = %record.decision_id,
+            caller,
+            policies = ?record.determining_policies,
+            "allowed"
+        ),
+        Verdict::Deny(denial) => tracing::info!(
+            decision_id = %record.decision_id,
+            caller,
+            reason = denial.reason,
+            detail = %denial.detail,
+            "denied"
+        ),
+    }
+}
+
+/// `t` as an RFC 3339 UTC timestamp with microseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The current wall-clock time as RFC 3339.
+pub fn now_rfc3339() -> String {
+    rfc3339(SystemTime::now())
+}

@@ -1,1 +1,65 @@
-//! Placeholder until the module lands.
+//! The `seam` command line. `main` only parses arguments and calls
+//! [`run`]; each subcommand is a function here returning an exit code.
+
+mod check;
+mod dev;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a bad configuration or bad arguments.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a failure while running.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// seam: request-time authorization for workloads behind Envoy.
+#[derive(Debug, Parser)]
+#[command(name = "seam", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve ext_authz for Envoy (embedded development defaults when no --config)
+    Serve {
+        /// Configuration file (TOML); without it the shipped defaults are used
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Send Envoy-shaped Check requests described in request files and print the decisions
+    Check(check::Args),
+    /// Development helpers: mint SVIDs from the development CA
+    #[command(subcommand)]
+    Dev(dev::Command),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve { config } => serve::run(config.as_deref()),
+        Command::Check(args) => check::run(args),
+        Command::Dev(command) => dev::run(command),
+    }
+}
+
+/// Installs the diagnostic log on stderr (records never go there).
+/// `SEAM_LOG` takes `tracing` filter directives; `SEAM_LOG_FORMAT=json`
+/// switches to JSON lines.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("SEAM_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dev;
 pub mod identity;
 pub mod policy;
+pub mod probe;
 pub mod record;
 pub mod request;
 pub mod sensitivity;

@@ -116,7 +116,9 @@ impl PolicySet {
     /// Cedar (an unknown method, a context the schema refuses).
     pub fn evaluate(&self, facts: &Facts<'_>) -> Result<Evaluation, RequestError> {
         let (request, entities) = request::build(facts, self)?;
-        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
 
         let mut determining: Vec<String> = response
             .diagnostics()

@@ -1,1 +1,184 @@
-//! Placeholder until the module lands.
+//! Decision records: one JSON line per Check, on a stream of their own.
+//!
+//! The Check handler reserves room in a bounded queue before it decides and
+//! fills that room when it has decided, so writing never blocks a decision.
+//! A writer thread drains the queue to the sink (stdout or a file). When the
+//! queue is full or the sink fails, [`OnFull`] decides: refuse the request
+//! (no decision without a record) or decide and count the loss. Losses are
+//! written as a `gap` line as soon as writing works again.
+//!
+//! Diagnostics never go here: they are `tracing` events on stderr.
+
+mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::config::{OnFull, RecordConfig};
+use crate::proto::DecisionRecord;
+
+pub use writer::RecordWriter;
+
+/// Counters of what happened to records, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct RecordStats {
+    /// Records written to the sink.
+    pub written: AtomicU64,
+    /// Decisions whose record was lost (queue full, sink failing).
+    pub lost: AtomicU64,
+    /// Writes the sink refused.
+    pub sink_errors: AtomicU64,
+    /// Lost records not yet reported by a gap line.
+    pub(crate) unreported: AtomicU64,
+}
+
+/// Message from decisions to the writer.
+#[derive(Debug)]
+pub(crate) enum Message {
+    Record(Box<DecisionRecord>),
+    Stop,
+}
+
+/// The decision side of the record stream. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Message>,
+    on_full: OnFull,
+    stats: Arc<RecordStats>,
+    sink_healthy: Arc<AtomicBool>,
+}
+
+/// Room reserved for one record; hand it the record once decided.
+#[derive(Debug)]
+pub struct Slot {
+    permit: Option<mpsc::OwnedPermit<Message>>,
+    stats: Arc<RecordStats>,
+}
+
+/// Why no slot could be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The queue is full: the sink cannot keep up.
+    #[error("the record queue is full")]
+    QueueFull,
+    /// The sink's last write failed.
+    #[error("the record sink is failing")]
+    SinkFailing,
+    /// The writer has stopped.
+    #[error("the record writer has stopped")]
+    Stopped,
+}
+
+impl Unavailable {
+    /// Reason code for a decision refused because of this.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Unavailable::QueueFull => "record_queue_full",
+            Unavailable::SinkFailing => "record_sink_failed",
+            Unavailable::Stopped => "record_writer_stopped",
+        }
+    }
+}
+
+impl Recorder {
+    /// Opens the sink named in `config` and starts the writer thread.
+    pub fn start(config: &RecordConfig) -> std::io::Result<(Recorder, RecordWriter)> {
+        let sink = writer::Sink::open(&config.sink)?;
+        Ok(Self::with_sink(config, sink))
+    }
+
+    fn with_sink(config: &RecordConfig, sink: writer::Sink) -> (Recorder, RecordWriter) {
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let stats = Arc::new(RecordStats::default());
+        let sink_healthy = Arc::new(AtomicBool::new(true));
+
+        let writer = RecordWriter::spawn(
+            rx,
+            sink,
+            stats.clone(),
+            sink_healthy.clone(),
+            config.instance.clone(),
+        );
+        let recorder = Recorder {
+            tx,
+            on_full: config.on_full,
+            stats,
+            sink_healthy,
+        };
+        (recorder, writer)
+    }
+
+    /// Reserves room for the record of a decision about to be made.
+    ///
+    /// `Ok(Some)`: write into the slot. `Ok(None)`: the loss policy is `drop`,
+    /// decide anyway; the loss is already counted. `Err`: the loss policy is
+    /// `deny`, refuse the request as an internal fault.
+    pub fn reserve(&self) -> Result<Option<Slot>, Unavailable> {
+        let outcome = if self.sink_healthy.load(Ordering::Relaxed) {
+            match self.tx.clone().try_reserve_owned() {
+                Ok(permit) => Ok(permit),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(Unavailable::QueueFull),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(Unavailable::Stopped),
+            }
+        } else {
+            Err(Unavailable::SinkFailing)
+        };
+
+        match (outcome, self.on_full) {
+            (Ok(permit), _) => Ok(Some(Slot {
+                permit: Some(permit),
+                stats: self.stats.clone(),
+            })),
+            (Err(why), OnFull::Drop) => {
+                self.count_lost();
+                tracing::warn!(reason = why.reason_code(), "decision record dropped");
+                Ok(None)
+            }
+            (Err(why), OnFull::Deny) => {
+                self.count_lost();
+                Err(why)
+            }
+        }
+    }
+
+    fn count_lost(&self) {
+        self.stats.lost.fetch_add(1, Ordering::Relaxed);
+        self.stats.unreported.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The record counters.
+    pub fn stats(&self) -> &RecordStats {
+        &self.stats
+    }
+
+    /// Asks the writer to write everything queued so far and stop. Waits for
+    /// room in the queue, so call it once no more decisions are coming.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Message::Stop).await;
+    }
+}
+
+impl Slot {
+    /// Queues `record` for writing.
+    pub fn fill(mut self, record: DecisionRecord) {
+        if let Some(permit) = self.permit.take() {
+            permit.send(Message::Record(Box::new(record)));
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // A slot reserved but never filled is a decision without a record:
+        // count it so the hole is visible.
+        if self.permit.is_some() {
+            self.stats.lost.fetch_add(1, Ordering::Relaxed);
+            self.stats.unreported.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -114,14 +114,21 @@ pub enum HostPattern {
     Suffix(String),
 }
 
-/// One classification rule: requests to matching host and path carry at
-/// least `level`.
+/// One classification rule: requests to a matching destination and path
+/// carry at least `level`.
+///
+/// A destination matches by host pattern or by exact service id (the SPIFFE
+/// ID of the workload behind the proxy). In a sidecar the host is only what
+/// the caller wrote, so rules that must hold whatever host a caller claims
+/// should name the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// Name shown in records as `rule:<name>`.
     pub name: String,
-    /// Hosts the rule covers.
-    pub host: HostPattern,
+    /// Hosts the rule covers, if it matches by host.
+    pub host: Option<HostPattern>,
+    /// The service id the rule covers, if it matches by service.
+    pub service: Option<String>,
     /// Path prefix on segment boundaries: `/v1/cards` covers `/v1/cards`
     /// and `/v1/cards/7` but not `/v1/cardsx`. `/` covers everything.
     pub path_prefix: String,
@@ -161,8 +168,10 @@ impl HostPattern {
 }
 
 impl Rule {
-    fn matches(&self, host: &str, path: &str) -> bool {
-        if !self.host.matches(host) {
+    fn matches(&self, host: &str, service: &str, path: &str) -> bool {
+        let by_host = self.host.as_ref().is_some_and(|h| h.matches(host));
+        let by_service = self.service.as_deref().is_some_and(|s| s == service);
+        if !(by_host || by_service) {
             return false;
         }
         let prefix = self.path_prefix.trim_end_matches('/');
@@ -184,13 +193,14 @@ impl Classifier {
         &self.levels
     }
 
-    /// The sensitivity of a request to normalised `host` and `path`, given
-    /// the route's label if any. The most restrictive candidate wins; with
-    /// no candidate the default applies.
+    /// The sensitivity of a request to normalised `host`, destination
+    /// `service` and `path`, given the route's label if any. The most
+    /// restrictive candidate wins; with no candidate the default applies.
     pub fn classify(
         &self,
         route_label: Option<&str>,
         host: &str,
+        service: &str,
         path: &str,
     ) -> Result<Sensitivity, UnknownLevel> {
         let mut candidates: Vec<(usize, String)> = Vec::new();
@@ -202,7 +212,7 @@ impl Classifier {
                 .ok_or_else(|| UnknownLevel(label.to_string()))?;
             candidates.push((index, "route".to_string()));
         }
-        for rule in self.rules.iter().filter(|r| r.matches(host, path)) {
+        for rule in self.rules.iter().filter(|r| r.matches(host, service, path)) {
             candidates.push((rule.level, format!("rule:{}", rule.name)));
         }
 
@@ -236,7 +246,8 @@ mod tests {
     fn rule(name: &str, host: &str, prefix: &str, level: usize) -> Rule {
         Rule {
             name: name.into(),
-            host: HostPattern::parse(host),
+            host: Some(HostPattern::parse(host)),
+            service: None,
             path_prefix: prefix.into(),
             level,
         }
@@ -245,7 +256,7 @@ mod tests {
     #[test]
     fn missing_label_and_no_rule_gives_the_most_restrictive_default() {
         let c = Classifier::new(levels(), vec![]);
-        let s = c.classify(None, "a.example", "/x").unwrap();
+        let s = c.classify(None, "a.example", "svc", "/x").unwrap();
         assert_eq!(
             (s.name.as_str(), s.level, s.source.as_str()),
             ("restricted", 3, "default")
@@ -256,13 +267,13 @@ mod tests {
     fn configured_default_is_honoured() {
         let names = vec!["low".to_string(), "high".to_string()];
         let c = Classifier::new(Levels::new(names, Some("low")).unwrap(), vec![]);
-        assert_eq!(c.classify(None, "h", "/").unwrap().name, "low");
+        assert_eq!(c.classify(None, "h", "svc", "/").unwrap().name, "low");
     }
 
     #[test]
     fn label_case_is_normalised_not_ignored() {
         let c = Classifier::new(levels(), vec![]);
-        let s = c.classify(Some("Restricted"), "h", "/").unwrap();
+        let s = c.classify(Some("Restricted"), "h", "svc", "/").unwrap();
         assert_eq!((s.name.as_str(), s.level), ("restricted", 3));
     }
 
@@ -270,7 +281,7 @@ mod tests {
     fn unknown_label_is_an_error() {
         let c = Classifier::new(levels(), vec![]);
         assert_eq!(
-            c.classify(Some("secret"), "h", "/"),
+            c.classify(Some("secret"), "h", "svc", "/"),
             Err(UnknownLevel("secret".into()))
         );
     }
@@ -282,7 +293,7 @@ mod tests {
             vec![rule("cards", "payments.svc", "/v1/cards", 3)],
         );
         let s = c
-            .classify(Some("internal"), "payments.svc", "/v1/cards/9")
+            .classify(Some("internal"), "payments.svc", "svc", "/v1/cards/9")
             .unwrap();
         assert_eq!(
             (s.name.as_str(), s.source.as_str()),
@@ -290,7 +301,7 @@ mod tests {
         );
 
         let s = c
-            .classify(Some("restricted"), "payments.svc", "/v1/other")
+            .classify(Some("restricted"), "payments.svc", "svc", "/v1/other")
             .unwrap();
         assert_eq!(
             (s.name.as_str(), s.source.as_str()),
@@ -298,7 +309,7 @@ mod tests {
         );
 
         let c = Classifier::new(levels(), vec![rule("all", "*", "/", 0)]);
-        let s = c.classify(Some("confidential"), "x", "/y").unwrap();
+        let s = c.classify(Some("confidential"), "x", "svc", "/y").unwrap();
         assert_eq!(
             (s.name.as_str(), s.source.as_str()),
             ("confidential", "route")
@@ -308,11 +319,32 @@ mod tests {
     #[test]
     fn path_prefixes_match_on_segment_boundaries() {
         let r = rule("cards", "*", "/v1/cards", 3);
-        assert!(r.matches("h", "/v1/cards"));
-        assert!(r.matches("h", "/v1/cards/7"));
-        assert!(!r.matches("h", "/v1/cardsx"));
-        assert!(!r.matches("h", "/v1"));
-        assert!(rule("root", "*", "/", 0).matches("h", "/anything"));
+        assert!(r.matches("h", "svc", "/v1/cards"));
+        assert!(r.matches("h", "svc", "/v1/cards/7"));
+        assert!(!r.matches("h", "svc", "/v1/cardsx"));
+        assert!(!r.matches("h", "svc", "/v1"));
+        assert!(rule("root", "*", "/", 0).matches("h", "svc", "/anything"));
+    }
+
+    #[test]
+    fn rules_naming_a_service_hold_whatever_host_is_claimed() {
+        let r = Rule {
+            name: "cards".into(),
+            host: None,
+            service: Some("spiffe://example.org/ns/payments/sa/payments".into()),
+            path_prefix: "/v1/cards".into(),
+            level: 3,
+        };
+        assert!(r.matches(
+            "orders.shop.svc",
+            "spiffe://example.org/ns/payments/sa/payments",
+            "/v1/cards/1"
+        ));
+        assert!(!r.matches(
+            "payments.svc",
+            "spiffe://example.org/ns/shop/sa/orders",
+            "/v1/cards/1"
+        ));
     }
 
     #[test]

@@ -1,1 +1,351 @@
-//! Placeholder until the module lands.
+//! Listeners and lifecycle: where Envoy's Check calls arrive.
+//!
+//! seam serves `envoy.service.auth.v3.Authorization` and `grpc.health.v1`
+//! on every configured address (loopback TCP, Unix sockets). Health reports
+//! NOT_SERVING until a policy set is loaded. On shutdown the listeners stop
+//! accepting, in-flight checks finish, and every queued record is written
+//! before [`Server::run`] returns.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::service::auth::v3::authorization_server::{
+    Authorization, AuthorizationServer,
+};
+use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
+use tokio::sync::watch;
+use tonic_health::ServingStatus;
+
+use crate::authz::Authorizer;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Listen};
+use crate::dev::DevCa;
+use crate::identity::{IdentityVerifier, IntermediatePool, TrustBundles, VerifierOptions};
+use crate::policy::{PolicyStore, load_dir};
+use crate::record::{RecordWriter, Recorder};
+
+/// Why seam could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The development CA could not be created or read.
+    #[error("development CA: {0}")]
+    DevCa(String),
+    /// Trust bundles or intermediates could not be loaded.
+    #[error("trust bundles: {0}")]
+    Trust(String),
+    /// The record sink could not be opened.
+    #[error("cannot open the record sink: {0}")]
+    Records(std::io::Error),
+    /// A listener could not be bound.
+    #[error("cannot listen on `{address}`: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A listener failed while serving.
+    #[error("serving failed: {0}")]
+    Serve(String),
+}
+
+/// The gRPC face of the [`Authorizer`].
+#[derive(Debug, Clone)]
+pub struct CheckService {
+    authorizer: Arc<Authorizer>,
+}
+
+#[tonic::async_trait]
+impl Authorization for CheckService {
+    async fn check(
+        &self,
+        request: tonic::Request<CheckRequest>,
+    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
+        let traceparent = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let response = self
+            .authorizer
+            .check(request.get_ref(), traceparent.as_deref());
+        Ok(tonic::Response::new(response))
+    }
+}
+
+/// A configured seam, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    authorizer: Arc<Authorizer>,
+    writer: RecordWriter,
+}
+
+impl Server {
+    /// Builds everything the decision path needs from `config`, using the
+    /// system clock.
+    pub fn build(config: Config) -> Result<Server, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// As [`Server::build`], reading time from `clock`.
+    pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+        let identity = identity_verifier(&config, clock.clone())?;
+        let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
+
+        let policies = Arc::new(PolicyStore::empty());
+        match load_dir(&config.policy.dir) {
+            Ok(set) => {
+                tracing::info!(
+                    dir = %config.policy.dir.display(),
+                    version = set.version(),
+                    policies = set.len(),
+                    "policy set loaded"
+                );
+                policies.replace(set);
+            }
+            Err(error) => tracing::error!(
+                dir = %config.policy.dir.display(),
+                %error,
+                "no valid policy set: every check is refused until one loads"
+            ),
+        }
+
+        let authorizer = Arc::new(Authorizer::new(
+            identity,
+            policies,
+            &config.context,
+            recorder,
+            clock,
+            config.records.instance.clone(),
+            config.identity.trust_forwarded_chain,
+        ));
+        Ok(Server {
+            config,
+            authorizer,
+            writer,
+        })
+    }
+
+    /// The authorizer, for in-process callers and tests.
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.authorizer
+    }
+
+    /// Binds every configured listener. Errors here (an address in use, a
+    /// socket folder that cannot be created) happen before anything serves.
+    pub async fn bind(self) -> Result<Bound, StartError> {
+        let mut listeners = Vec::new();
+        for listen in &self.config.server.listen {
+            let bound = match listen {
+                Listen::Tcp(addr) => {
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            address: addr.to_string(),
+                            source,
+                        })?;
+                    BoundListener::Tcp(listener)
+                }
+                Listen::Unix(path) => BoundListener::Unix(bind_unix(path)?, path.clone()),
+            };
+            listeners.push(bound);
+        }
+        Ok(Bound {
+            server: self,
+            listeners,
+        })
+    }
+}
+
+enum BoundListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+}
+
+/// A server whose listeners are bound, ready to [`Bound::run`].
+pub struct Bound {
+    server: Server,
+    listeners: Vec<BoundListener>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("addresses", &self.addresses())
+            .finish()
+    }
+}
+
+impl Bound {
+    /// The addresses actually bound (`ip:port` or `unix:/path`).
+    pub fn addresses(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .map(|l| match l {
+                BoundListener::Tcp(t) => t.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                BoundListener::Unix(_, path) => format!("unix:{}", path.display()),
+            })
+            .collect()
+    }
+
+    /// The authorizer, for in-process callers and tests.
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.server.authorizer
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight checks and
+    /// writes every queued record.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let Bound { server, listeners } = self;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let ready = server.authorizer.policies().snapshot().is_some();
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health_reporter.set_service_status("", status).await;
+        health_reporter
+            .set_service_status("envoy.service.auth.v3.Authorization", status)
+            .await;
+
+        let check = AuthorizationServer::new(CheckService {
+            authorizer: server.authorizer.clone(),
+        })
+        .max_decoding_message_size(server.config.server.max_request_bytes);
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut socket_files = Vec::new();
+        for listener in listeners {
+            let router = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(health_service.clone())
+                .add_service(check.clone());
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            match listener {
+                BoundListener::Tcp(listener) => {
+                    let local = listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    tracing::info!(address = %local, "serving ext_authz over tcp");
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    tasks.spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+                }
+                BoundListener::Unix(listener, path) => {
+                    tracing::info!(path = %path.display(), "serving ext_authz over a unix socket");
+                    socket_files.push(path);
+                    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+                    tasks.spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+                }
+            }
+        }
+
+        let mut failure = None;
+        tokio::select! {
+            () = shutdown => tracing::info!("shutting down: finishing in-flight checks"),
+            Some(result) = tasks.join_next() => {
+                let error = match result {
+                    Ok(Err(error)) => error.to_string(),
+                    Ok(Ok(())) => "a listener stopped".to_string(),
+                    Err(error) => error.to_string(),
+                };
+                tracing::error!(%error, "a listener failed; shutting down");
+                failure = Some(error);
+            }
+        }
+        let _ = stop_tx.send(true);
+        health_reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+
+        let grace = server.config.server.shutdown_grace;
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "in-flight checks did not finish in time"
+            );
+            tasks.abort_all();
+        }
+        for path in socket_files {
+            let _ = std::fs::remove_file(path);
+        }
+
+        server.authorizer.recorder().stop().await;
+        let writer = server.writer;
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let stats = server.authorizer.recorder().stats();
+        tracing::info!(
+            written = stats.written.load(std::sync::atomic::Ordering::Relaxed),
+            lost = stats.lost.load(std::sync::atomic::Ordering::Relaxed),
+            "decision records flushed; stopped"
+        );
+        match failure {
+            Some(error) => Err(StartError::Serve(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Binds a Unix socket, replacing a stale socket file left by a previous
+/// run but never any other kind of file.
+fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
+    let bind_error = |source| StartError::Bind {
+        address: format!("unix:{}", path.display()),
+        source,
+    };
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path).map_err(bind_error)?;
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(bind_error)?;
+    }
+    tokio::net::UnixListener::bind(path).map_err(bind_error)
+}
+
+fn identity_verifier(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<IdentityVerifier, StartError> {
+    let id = &config.identity;
+    let domains: Vec<(String, std::path::PathBuf)> = if id.trust_domains.is_empty() {
+        let ca = DevCa::load_or_create(&config.state_dir, &id.dev_trust_domain)
+            .map_err(|e| StartError::DevCa(e.to_string()))?;
+        tracing::warn!(
+            trust_domain = ca.trust_domain(),
+            bundle = %ca.bundle_path().display(),
+            "DEVELOPMENT MODE: trusting a local development CA; configure \
+             identity.trust_domains for any real deployment"
+        );
+        vec![(ca.trust_domain().to_string(), ca.bundle_path())]
+    } else {
+        id.trust_domains
+            .iter()
+            .map(|t| (t.name.clone(), t.bundle.clone()))
+            .collect()
+    };
+
+    let bundles = TrustBundles::load(&domains).map_err(|e| StartError::Trust(e.to_string()))?;
+    let pool =
+        IntermediatePool::load(&id.intermediates).map_err(|e| StartError::Trust(e.to_string()))?;
+    let options = VerifierOptions {
+        leeway: id.leeway,
+        trust_forwarded_chain: id.trust_forwarded_chain,
+        max_certificate_bytes: id.max_certificate_bytes,
+        cache_capacity: id.cache_capacity,
+        cache_max_ttl: id.cache_max_ttl,
+    };
+    IdentityVerifier::new(bundles, pool, options, clock)
+        .map_err(|e| StartError::Trust(e.to_string()))
+}

@@ -75,8 +75,8 @@ struct ContextFile {
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     name: String,
-    #[serde(default = "any_host")]
-    host: String,
+    host: Option<String>,
+    service: Option<String>,
     #[serde(default = "root_path")]
     path_prefix: String,
     sensitivity: String,
@@ -90,10 +90,6 @@ struct RecordsFile {
     queue_capacity: usize,
     on_full: String,
     instance: Option<String>,
-}
-
-fn any_host() -> String {
-    "*".into()
 }
 
 fn root_path() -> String {
@@ -335,9 +331,15 @@ impl ContextFile {
                     format!("`{}` must start with `/`", rule.path_prefix),
                 ));
             }
+            // A rule naming neither a host nor a service covers every host.
+            let host = match (&rule.host, &rule.service) {
+                (None, None) => Some(HostPattern::Any),
+                (host, _) => host.as_deref().map(HostPattern::parse),
+            };
             rules.push(Rule {
                 name: rule.name,
-                host: HostPattern::parse(&rule.host),
+                host,
+                service: rule.service,
                 path_prefix: rule.path_prefix,
                 level,
             });

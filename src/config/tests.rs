@@ -24,7 +24,11 @@ fn an_empty_file_gives_safe_defaults() {
     assert_eq!(config.records.on_full, OnFull::Deny);
     assert_eq!(config.records.sink, RecordSinkConfig::Stdout);
     assert!(!config.identity.trust_forwarded_chain);
-    let s = config.context.classifier.classify(None, "h", "/").unwrap();
+    let s = config
+        .context
+        .classifier
+        .classify(None, "h", "svc", "/")
+        .unwrap();
     assert_eq!(s.name, "restricted");
 }
 

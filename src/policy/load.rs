@@ -239,7 +239,10 @@ fn ordered<'a>(
         .into_iter()
         .map(|p| {
             let source = p.to_string();
-            let at = text.get(from..).and_then(|rest| rest.find(&source)).map(|i| i + from);
+            let at = text
+                .get(from..)
+                .and_then(|rest| rest.find(&source))
+                .map(|i| i + from);
             if let Some(at) = at {
                 from = at + source.len();
             }
@@ -293,8 +296,8 @@ fn parse_entities(
     let mut json: serde_json::Value =
         serde_json::from_str(text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
     fill_workload_attrs(&mut json).map_err(fail)?;
-    let entities = Entities::from_json_value(json, Some(schema))
-        .map_err(|e| fail(flatten_diagnostic(&e)))?;
+    let entities =
+        Entities::from_json_value(json, Some(schema)).map_err(|e| fail(flatten_diagnostic(&e)))?;
 
     let mut ancestors = HashMap::new();
     for entity in entities.iter() {
@@ -393,6 +396,11 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }

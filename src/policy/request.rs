@@ -125,7 +125,10 @@ fn string(s: &str) -> RestrictedExpression {
 }
 
 /// Builds the Cedar request and the entities it refers to.
-pub(super) fn build(facts: &Facts<'_>, set: &PolicySet) -> Result<(Request, Entities), RequestError> {
+pub(super) fn build(
+    facts: &Facts<'_>,
+    set: &PolicySet,
+) -> Result<(Request, Entities), RequestError> {
     let action = set
         .actions
         .by_method
@@ -180,7 +183,10 @@ fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Request
     let attrs = HashMap::from([
         ("host".to_string(), string(facts.host)),
         ("hostname".to_string(), string(facts.hostname)),
-        ("port".to_string(), RestrictedExpression::new_long(i64::from(facts.port))),
+        (
+            "port".to_string(),
+            RestrictedExpression::new_long(i64::from(facts.port)),
+        ),
         ("path".to_string(), string(facts.path)),
         ("service".to_string(), string(facts.service)),
     ]);
@@ -200,7 +206,10 @@ fn context(facts: &Facts<'_>) -> Result<Context, RequestError> {
             "sensitivity_level".to_string(),
             RestrictedExpression::new_long(facts.sensitivity_level),
         ),
-        ("sensitivity_source".to_string(), string(facts.sensitivity_source)),
+        (
+            "sensitivity_source".to_string(),
+            string(facts.sensitivity_source),
+        ),
         ("query".to_string(), string(facts.query)),
         ("source_address".to_string(), string(facts.source_address)),
         ("request_id".to_string(), string(facts.request_id)),

@@ -37,21 +37,31 @@ fn the_shipped_policies_load_and_validate() {
     let meta = set.meta("agents-never-touch-restricted").unwrap();
     assert_eq!(meta.file, "agents.cedar");
     assert_eq!(meta.effect, cedar_policy::Effect::Forbid);
-    assert_eq!(meta.reason.as_deref(), Some("AI agents may not access restricted data"));
+    assert_eq!(
+        meta.reason.as_deref(),
+        Some("AI agents may not access restricted data")
+    );
 }
 
 #[test]
 fn a_permit_allows_and_names_itself() {
     let set = shipped();
-    let eval = set.evaluate(&facts(FRONTEND, "GET", "orders.shop.svc", "/v1/orders/42")).unwrap();
+    let eval = set
+        .evaluate(&facts(FRONTEND, "GET", "orders.shop.svc", "/v1/orders/42"))
+        .unwrap();
     assert!(eval.allowed);
-    assert_eq!(eval.determining, vec!["frontend-manages-orders".to_string()]);
+    assert_eq!(
+        eval.determining,
+        vec!["frontend-manages-orders".to_string()]
+    );
 }
 
 #[test]
 fn nothing_permitting_is_a_default_deny_with_no_determining_policy() {
     let set = shipped();
-    let eval = set.evaluate(&facts(FRONTEND, "GET", "ledger.finance.svc", "/v1/entries")).unwrap();
+    let eval = set
+        .evaluate(&facts(FRONTEND, "GET", "ledger.finance.svc", "/v1/entries"))
+        .unwrap();
     assert!(!eval.allowed);
     assert!(eval.determining.is_empty());
 }
@@ -67,15 +77,26 @@ fn a_forbid_wins_and_carries_its_reason_and_advice() {
     f.sensitivity_level = 3;
     let eval = set.evaluate(&f).unwrap();
     assert!(!eval.allowed);
-    assert_eq!(eval.determining, vec!["agents-never-touch-restricted".to_string()]);
-    assert_eq!(eval.reason.as_deref(), Some("AI agents may not access restricted data"));
-    assert_eq!(eval.advice, vec!["route the request to a human operator".to_string()]);
+    assert_eq!(
+        eval.determining,
+        vec!["agents-never-touch-restricted".to_string()]
+    );
+    assert_eq!(
+        eval.reason.as_deref(),
+        Some("AI agents may not access restricted data")
+    );
+    assert_eq!(
+        eval.advice,
+        vec!["route the request to a human operator".to_string()]
+    );
 }
 
 #[test]
 fn an_unknown_method_is_an_input_error() {
     let set = shipped();
-    let err = set.evaluate(&facts(FRONTEND, "BREW", "orders.shop.svc", "/")).unwrap_err();
+    let err = set
+        .evaluate(&facts(FRONTEND, "BREW", "orders.shop.svc", "/"))
+        .unwrap_err();
     assert_eq!(err, RequestError::UnknownMethod("BREW".into()));
     assert!(err.is_input());
 }
@@ -83,7 +104,9 @@ fn an_unknown_method_is_an_input_error() {
 const SCHEMA: &str = include_str!("../../policies/schema.cedarschema");
 
 fn files(list: &[(&str, &str)]) -> BTreeMap<String, String> {
-    list.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+    list.iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect()
 }
 
 #[test]
@@ -98,11 +121,17 @@ fn unannotated_policies_get_file_qualified_ids() {
     )
     .unwrap();
     let eval = set.evaluate(&facts(FRONTEND, "GET", "h", "/")).unwrap();
-    assert_eq!(eval.determining, vec!["a.cedar#1".to_string(), "b.cedar#1".to_string()]);
+    assert_eq!(
+        eval.determining,
+        vec!["a.cedar#1".to_string(), "b.cedar#1".to_string()]
+    );
 
     let mut f = facts(FRONTEND, "GET", "h", "/");
     f.sensitivity_level = 3;
-    assert_eq!(set.evaluate(&f).unwrap().determining, vec!["a.cedar#2".to_string()]);
+    assert_eq!(
+        set.evaluate(&f).unwrap().determining,
+        vec!["a.cedar#2".to_string()]
+    );
 }
 
 #[test]
@@ -117,18 +146,26 @@ fn a_duplicate_id_across_files_names_both_files() {
     )
     .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("b.cedar") && text.contains("a.cedar") && text.contains("`x`"), "{text}");
+    assert!(
+        text.contains("b.cedar") && text.contains("a.cedar") && text.contains("`x`"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_syntax_error_names_file_line_and_column() {
     let err = load::build(
-        &files(&[("a.cedar", "permit(principal, action, resource)\nwhn { true };")]),
+        &files(&[(
+            "a.cedar",
+            "permit(principal, action, resource)\nwhn { true };",
+        )]),
         SCHEMA,
         None,
     )
     .unwrap_err();
-    let LoadError::Invalid(problems) = err else { panic!("expected a parse problem") };
+    let LoadError::Invalid(problems) = err else {
+        panic!("expected a parse problem")
+    };
     assert_eq!(problems[0].file, "a.cedar");
     assert_eq!(problems[0].line, Some(2), "{:?}", problems[0]);
     assert!(problems[0].column.is_some());
@@ -143,7 +180,10 @@ fn an_empty_file_is_refused_rather_than_read_as_deny_all() {
 #[test]
 fn a_policy_that_does_not_match_the_schema_is_refused() {
     let err = load::build(
-        &files(&[("a.cedar", "permit(principal, action, resource) when { context.colour == \"red\" };")]),
+        &files(&[(
+            "a.cedar",
+            "permit(principal, action, resource) when { context.colour == \"red\" };",
+        )]),
         SCHEMA,
         None,
     )
@@ -165,9 +205,17 @@ fn an_entities_file_that_does_not_match_the_schema_is_refused() {
 
 #[test]
 fn the_version_changes_with_any_file() {
-    let a = load::build(&files(&[("a.cedar", "permit(principal, action, resource);")]), SCHEMA, None)
-        .unwrap();
-    let b = load::build(&files(&[("a.cedar", "permit(principal, action, resource); ")]), SCHEMA, None)
-        .unwrap();
+    let a = load::build(
+        &files(&[("a.cedar", "permit(principal, action, resource);")]),
+        SCHEMA,
+        None,
+    )
+    .unwrap();
+    let b = load::build(
+        &files(&[("a.cedar", "permit(principal, action, resource); ")]),
+        SCHEMA,
+        None,
+    )
+    .unwrap();
     assert_ne!(a.version(), b.version());
 }

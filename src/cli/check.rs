@@ -1,0 +1,238 @@
+//! `seam check`: send the Check requests described in request files to a
+//! running seam, the way Envoy would, and print each decision.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
+use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
+use envoy_types::pb::google::protobuf::value::Kind;
+
+use super::{EXIT_FAILURE, EXIT_USAGE};
+use crate::dev::DevCa;
+use crate::probe::RequestFile;
+
+/// Arguments of `seam check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Request files (TOML), or folders of them
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// seam's address: `127.0.0.1:9191` or `unix:/path/to.sock`
+    #[arg(long, default_value = "127.0.0.1:9191")]
+    server: String,
+    /// Development state folder holding the CA that mints callers' SVIDs
+    #[arg(long, default_value = ".seam")]
+    state_dir: PathBuf,
+    /// Print each response as JSON instead of a line of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one response said, in the terms a person checks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Answer {
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// gRPC status code.
+    pub status: i32,
+    /// HTTP status of a denial (0 for an allow).
+    pub http_status: i32,
+    /// Reason code.
+    pub reason: String,
+    /// Decision id.
+    pub decision_id: String,
+    /// Deny body, if any.
+    pub body: String,
+}
+
+/// Reads the parts of a CheckResponse a person or test looks at.
+pub fn answer(response: &CheckResponse) -> Answer {
+    let status = response.status.as_ref().map(|s| s.code).unwrap_or(0);
+    let field = |name: &str| {
+        response
+            .dynamic_metadata
+            .as_ref()
+            .and_then(|m| m.fields.get(name))
+            .and_then(|v| match &v.kind {
+                Some(Kind::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let (http_status, body) = match &response.http_response {
+        Some(HttpResponse::DeniedResponse(d)) => (
+            d.status.as_ref().map(|s| s.code).unwrap_or(0),
+            d.body.clone(),
+        ),
+        _ => (0, String::new()),
+    };
+    Answer {
+        decision: if status == 0 { "allow" } else { "deny" }.into(),
+        status,
+        http_status,
+        reason: field("reason"),
+        decision_id: field("decision_id"),
+        body,
+    }
+}
+
+pub(super) fn run(args: Args) -> ExitCode {
+    let files = match expand(&args.files) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("seam check: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("seam check: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(check_all(&args, &files))
+}
+
+/// Request files named directly, and the `*.toml` files of named folders.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+async fn check_all(args: &Args, files: &[PathBuf]) -> ExitCode {
+    let endpoint = if args.server.starts_with("unix:") {
+        args.server.clone()
+    } else {
+        format!("http://{}", args.server)
+    };
+    let mut client = match AuthorizationClient::connect(endpoint).await {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!(
+                "seam check: cannot reach seam at `{}`: {error}",
+                args.server
+            );
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+
+    let mut cas: Vec<DevCa> = Vec::new();
+    let mut mismatches = 0;
+    for file in files {
+        let result = check_one(&mut client, args, &mut cas, file).await;
+        match result {
+            Ok(true) => {}
+            Ok(false) => mismatches += 1,
+            Err(message) => {
+                eprintln!("seam check: {message}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    }
+
+    if mismatches > 0 {
+        eprintln!(
+            "seam check: {mismatches} of {} requests did not get the expected decision",
+            files.len()
+        );
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Sends one file's request; `Ok(false)` when it names an expectation the
+/// answer does not meet.
+async fn check_one(
+    client: &mut AuthorizationClient<tonic::transport::Channel>,
+    args: &Args,
+    cas: &mut Vec<DevCa>,
+    file: &Path,
+) -> Result<bool, String> {
+    let request = RequestFile::load(file).map_err(|e| e.to_string())?;
+    let ca = match &request.caller {
+        Some(caller) if request.certificate.is_none() => {
+            Some(dev_ca(cas, &args.state_dir, caller)?)
+        }
+        _ => None,
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let pem = request
+        .certificate_pem(ca, base)
+        .map_err(|e| e.to_string())?;
+    let check = request.to_check(&pem).map_err(|e| e.to_string())?;
+
+    let response = client
+        .check(check)
+        .await
+        .map_err(|status| format!("check failed for `{}`: {status}", file.display()))?
+        .into_inner();
+    let answer = answer(&response);
+
+    let expected = request
+        .expect
+        .as_deref()
+        .is_none_or(|e| e == answer.decision)
+        && request
+            .expect_reason
+            .as_deref()
+            .is_none_or(|r| r == answer.reason);
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if args.json {
+        let line = serde_json::json!({ "file": name, "expected": expected, "answer": answer });
+        println!("{line}");
+    } else {
+        let mark = if expected { "" } else { "  << UNEXPECTED" };
+        let code = if answer.http_status == 0 {
+            "200".to_string()
+        } else {
+            answer.http_status.to_string()
+        };
+        println!(
+            "{:<5} {code}  {:<28} {name}{mark}",
+            answer.decision.to_uppercase(),
+            answer.reason,
+        );
+        if !request.description.is_empty() {
+            println!("            {}", request.description);
+        }
+    }
+    Ok(expected)
+}
+
+fn dev_ca<'a>(cas: &'a mut Vec<DevCa>, state: &Path, caller: &str) -> Result<&'a DevCa, String> {
+    let trust_domain = caller
+        .strip_prefix("spiffe://")
+        .and_then(|rest| rest.split('/').next())
+        .ok_or_else(|| format!("caller `{caller}` is not a SPIFFE ID"))?;
+    if let Some(i) = cas.iter().position(|c| c.trust_domain() == trust_domain) {
+        return Ok(&cas[i]);
+    }
+    let ca = DevCa::load_or_create(state, trust_domain).map_err(|e| e.to_string())?;
+    cas.push(ca);
+    cas.last()
+        .ok_or_else(|| "development CA missing".to_string())
+}

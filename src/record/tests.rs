@@ -1,0 +1,170 @@
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::config::RecordSinkConfig;
+
+/// A sink that keeps what it is given and fails while `failing` is set.
+#[derive(Clone, Default)]
+struct Memory {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    failing: Arc<AtomicBool>,
+}
+
+impl Write for Memory {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "closed",
+            ));
+        }
+        self.bytes.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Memory {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.bytes.lock().unwrap();
+        String::from_utf8(bytes.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn config(capacity: usize, on_full: OnFull) -> RecordConfig {
+    RecordConfig {
+        sink: RecordSinkConfig::Stdout,
+        queue_capacity: capacity,
+        on_full,
+        instance: "test".into(),
+    }
+}
+
+fn record(id: &str) -> DecisionRecord {
+    DecisionRecord {
+        decision_id: id.into(),
+        kind: "decision".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_filled_slot_becomes_one_line_and_stop_flushes_them_all() {
+    let memory = Memory::default();
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let (recorder, writer) = Recorder::with_sink(&config(1024, OnFull::Deny), sink);
+
+    for i in 0..500 {
+        recorder
+            .reserve()
+            .unwrap()
+            .unwrap()
+            .fill(record(&format!("d{i}")));
+    }
+    recorder.stop().await;
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    let lines = memory.lines();
+    assert_eq!(lines.len(), 500);
+    assert_eq!(lines[0]["decision_id"], "d0");
+    assert_eq!(lines[499]["decision_id"], "d499");
+    assert_eq!(recorder.stats().written.load(Ordering::SeqCst), 500);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_under_deny_and_counts_under_drop() {
+    let memory = Memory::default();
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let (deny, _w) = Recorder::with_sink(&config(1, OnFull::Deny), sink);
+    let held = deny.reserve().unwrap().unwrap();
+    assert_eq!(deny.reserve().unwrap_err(), Unavailable::QueueFull);
+    assert_eq!(deny.stats().lost.load(Ordering::SeqCst), 1);
+    drop(held);
+
+    let sink = writer::Sink::from_writer(Box::new(Memory::default()));
+    let (lossy, _w) = Recorder::with_sink(&config(1, OnFull::Drop), sink);
+    let _held = lossy.reserve().unwrap().unwrap();
+    assert!(lossy.reserve().unwrap().is_none());
+    assert_eq!(lossy.stats().lost.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn losses_are_reported_by_a_gap_line_once_writing_works_again() {
+    let memory = Memory::default();
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let (recorder, writer) = Recorder::with_sink(&config(1, OnFull::Drop), sink);
+
+    let held = recorder.reserve().unwrap().unwrap();
+    assert!(recorder.reserve().unwrap().is_none());
+    assert!(recorder.reserve().unwrap().is_none());
+    held.fill(record("after"));
+    recorder.stop().await;
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    let lines = memory.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "gap");
+    assert_eq!(lines[0]["lost"], 2);
+    assert_eq!(lines[1]["decision_id"], "after");
+}
+
+#[tokio::test]
+async fn a_failing_sink_is_noticed_refused_and_recovered_from() {
+    let memory = Memory::default();
+    memory.failing.store(true, Ordering::SeqCst);
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let (recorder, writer) = Recorder::with_sink(&config(16, OnFull::Deny), sink);
+
+    recorder.reserve().unwrap().unwrap().fill(record("lost"));
+    let mut refused = None;
+    for _ in 0..200 {
+        if let Err(why) = recorder.reserve() {
+            refused = Some(why);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(refused, Some(Unavailable::SinkFailing));
+    assert!(recorder.stats().sink_errors.load(Ordering::SeqCst) >= 1);
+
+    memory.failing.store(false, Ordering::SeqCst);
+    let mut slot = None;
+    for _ in 0..400 {
+        if let Ok(s) = recorder.reserve() {
+            slot = s;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    slot.expect("the sink recovers").fill(record("back"));
+    recorder.stop().await;
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    let lines = memory.lines();
+    assert_eq!(lines[0]["kind"], "gap");
+    assert!(lines[0]["lost"].as_u64().unwrap() >= 2, "{lines:?}");
+    assert_eq!(lines.last().unwrap()["decision_id"], "back");
+}
+
+#[tokio::test]
+async fn an_unfilled_slot_counts_as_a_loss() {
+    let sink = writer::Sink::from_writer(Box::new(Memory::default()));
+    let (recorder, _w) = Recorder::with_sink(&config(4, OnFull::Deny), sink);
+    drop(recorder.reserve().unwrap());
+    assert_eq!(recorder.stats().lost.load(Ordering::SeqCst), 1);
+}
