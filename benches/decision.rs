@@ -1,1 +1,106 @@
-fn main() {}
+//! The in-process decision: one CheckRequest through identity, request
+//! reading, classification, Cedar and the record queue, with the caller's
+//! identity cached and not cached. 20 policies: the shipped mesh plus
+//! generated rules for other services.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup")]
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use seam::config::Config;
+use seam::dev::DevCa;
+use seam::probe::RequestFile;
+use seam::server::Server;
+
+const FRONTEND: &str = "spiffe://example.org/ns/shop/sa/frontend";
+
+fn setup(dir: &Path, cache_capacity: u64) -> (Server, DevCa) {
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), policies.join(entry.file_name())).unwrap();
+    }
+    let mut extra = String::new();
+    for i in 0..(20 - 8) {
+        extra.push_str(&format!(
+            "permit (principal == Workload::\"spiffe://example.org/ns/team{i}/sa/app\", \
+             action in Action::\"read\", resource) when {{ resource.path like \"/v1/team{i}/*\" }};\n"
+        ));
+    }
+    std::fs::write(policies.join("teams.cedar"), extra).unwrap();
+
+    let state = dir.join("state");
+    let ca = DevCa::load_or_create(&state, "example.org").unwrap();
+    let text = format!(
+        r#"
+state_dir = "{state}"
+[policy]
+dir = "{policies}"
+[identity]
+cache_capacity = {cache_capacity}
+[context]
+intents = ["support", "checkout", "export"]
+[records]
+sink = "file"
+path = "/dev/null"
+on_full = "drop"
+"#,
+        state = state.display(),
+        policies = policies.display(),
+    );
+    let config = Config::parse(&text, "bench.toml", dir).unwrap();
+    (Server::build(config).unwrap(), ca)
+}
+
+fn request() -> RequestFile {
+    RequestFile {
+        caller: Some(FRONTEND.into()),
+        method: "GET".into(),
+        url: "https://orders.shop.svc/v1/orders/42?expand=items".into(),
+        destination: "spiffe://example.org/ns/shop/sa/orders".into(),
+        source_address: "10.0.0.7:51234".into(),
+        ..Default::default()
+    }
+}
+
+fn decision(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (server, ca) = setup(dir.path(), 10_000);
+    let pem = ca.mint_svid(FRONTEND, Duration::from_secs(3600)).unwrap().cert_pem;
+    let check = request().to_check(&pem).unwrap();
+    let authorizer = server.authorizer().clone();
+    c.bench_function("decision/identity_cached", |b| {
+        b.iter(|| authorizer.check(&check, None))
+    });
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let (server, ca) = setup(dir2.path(), 1);
+    let checks: Vec<_> = (0..500)
+        .map(|_| {
+            let pem = ca.mint_svid(FRONTEND, Duration::from_secs(3600)).unwrap().cert_pem;
+            request().to_check(&pem).unwrap()
+        })
+        .collect();
+    let authorizer = server.authorizer().clone();
+    let mut i = 0;
+    c.bench_function("decision/identity_uncached", |b| {
+        b.iter(|| {
+            i = (i + 1) % checks.len();
+            authorizer.check(&checks[i], None)
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
+    targets = decision
+}
+criterion_main!(benches);

@@ -5,6 +5,8 @@ mod check;
 mod dev;
 mod serve;
 
+pub use check::{Answer, answer};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

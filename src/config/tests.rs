@@ -92,3 +92,18 @@ fn bad_intents_and_trust_domains_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_sidecar_config_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/seam-sidecar.toml");
+    let config = Config::load(&path).unwrap();
+    assert_eq!(
+        config.server.listen,
+        vec![Listen::Unix("/run/seam/authz.sock".into())]
+    );
+    assert_eq!(config.identity.trust_domains[0].name, "example.org");
+    assert_eq!(
+        config.records.sink,
+        RecordSinkConfig::File("/var/log/seam/decisions.jsonl".into())
+    );
+}

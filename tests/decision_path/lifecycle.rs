@@ -1,0 +1,141 @@
+//! Listeners, health and shutdown: what an operator relies on.
+
+use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::support::*;
+
+async fn health(address: &str, service: &str) -> ServingStatus {
+    let mut client = HealthClient::connect(format!("http://{address}")).await.unwrap();
+    let response = client
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap();
+    response.into_inner().status()
+}
+
+#[tokio::test]
+async fn health_is_serving_only_with_a_policy_set() {
+    let seam = Seam::start(Setup::default()).await;
+    let address = seam.addresses[0].clone();
+    assert_eq!(health(&address, "").await, ServingStatus::Serving);
+    assert_eq!(
+        health(&address, "envoy.service.auth.v3.Authorization").await,
+        ServingStatus::Serving
+    );
+    seam.stop().await;
+
+    let seam = Seam::start(Setup {
+        policies: Policies::Empty,
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(health(&seam.addresses[0], "").await, ServingStatus::NotServing);
+    seam.stop().await;
+}
+
+#[tokio::test]
+async fn checks_are_served_on_a_unix_socket_too() {
+    let mut seam = Seam::start(Setup {
+        unix_socket: true,
+        ..Setup::default()
+    })
+    .await;
+    let socket = seam.addresses[1].clone();
+    assert!(socket.starts_with("unix:"), "{socket}");
+
+    let mut client = AuthorizationClient::connect(socket.clone()).await.unwrap();
+    let cert = seam.pki.leaf(REPORTER);
+    let response = client.check(baseline().to_check(&cert).unwrap()).await.unwrap();
+    assert_invariants(response.get_ref());
+    assert_eq!(outcome(response.get_ref()), ALLOW);
+
+    let tcp = seam.check_as(&baseline(), &cert).await;
+    assert_eq!(outcome(&tcp), ALLOW);
+
+    let path = socket.trim_start_matches("unix:").to_string();
+    let records = seam.stop().await;
+    assert_eq!(records.len(), 2);
+    assert!(!std::path::Path::new(&path).exists(), "the socket file is removed at exit");
+}
+
+#[tokio::test]
+async fn every_check_answered_before_shutdown_has_exactly_one_record() {
+    let seam = Seam::start(Setup::default()).await;
+    let cert = seam.pki.leaf(REPORTER);
+    let address = seam.addresses[0].clone();
+
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let cert = cert.clone();
+        let address = address.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = AuthorizationClient::connect(format!("http://{address}")).await.unwrap();
+            let mut outcomes = Vec::new();
+            for i in 0..50 {
+                let mut file = baseline();
+                file.headers.insert("x-request-id".into(), format!("w{worker}-{i}"));
+                if i % 3 == 0 {
+                    file.url = "https://reports.internal.example/v1/admin".into();
+                }
+                let response = client.check(file.to_check(&cert).unwrap()).await.unwrap();
+                assert_invariants(response.get_ref());
+                outcomes.push(outcome(response.get_ref()));
+            }
+            outcomes
+        }));
+    }
+    let mut answered = Vec::new();
+    for task in tasks {
+        answered.extend(task.await.unwrap());
+    }
+
+    let records = seam.stop().await;
+    assert_eq!(answered.len(), 400);
+    assert_eq!(records.len(), 400, "one record per decision, flushed at shutdown");
+    let allowed = answered.iter().filter(|o| **o == ALLOW).count();
+    let recorded_allows = records.iter().filter(|r| r["decision"] == "allow").count();
+    assert_eq!(allowed, recorded_allows);
+    assert_eq!(allowed, 8 * 33);
+    let mut ids: Vec<&str> = records.iter().map(|r| r["request_id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 400);
+}
+
+#[tokio::test]
+async fn checks_in_flight_at_shutdown_are_answered_and_recorded() {
+    let seam = Seam::start(Setup::default()).await;
+    let cert = seam.pki.leaf(REPORTER);
+    let address = seam.addresses[0].clone();
+
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let client_task = tokio::spawn(async move {
+        let mut client = AuthorizationClient::connect(format!("http://{address}")).await.unwrap();
+        let mut answered = 0;
+        let mut first = Some(first_tx);
+        for _ in 0..200 {
+            match client.check(baseline().to_check(&cert).unwrap()).await {
+                Ok(response) => {
+                    assert_invariants(response.get_ref());
+                    answered += 1;
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        answered
+    });
+
+    first_rx.await.unwrap();
+    let records = seam.stop().await;
+    let answered = client_task.await.unwrap();
+    assert!(answered >= 1);
+    assert_eq!(records.len(), answered, "every answered check was recorded");
+}
