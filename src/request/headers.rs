@@ -81,9 +81,9 @@ impl HeaderError {
     pub fn reason_code(&self) -> &'static str {
         match self {
             HeaderError::Repeated { .. } | HeaderError::List { .. } => "ambiguous_header",
-            HeaderError::NotUtf8 { .. } | HeaderError::Control { .. } | HeaderError::Empty { .. } => {
-                "invalid_header"
-            }
+            HeaderError::NotUtf8 { .. }
+            | HeaderError::Control { .. }
+            | HeaderError::Empty { .. } => "invalid_header",
         }
     }
 }
@@ -174,7 +174,10 @@ impl<'a> Headers<'a> {
                     .filter(|(key, _)| key.eq_ignore_ascii_case(name))
                     .collect();
                 found.sort();
-                found.into_iter().map(|(_, value)| value.as_bytes()).collect()
+                found
+                    .into_iter()
+                    .map(|(_, value)| value.as_bytes())
+                    .collect()
             }
             Headers::Raw(entries) => entries
                 .iter()

@@ -130,16 +130,11 @@ pub fn normalize(raw: &str, scheme: &str) -> Result<Host, HostError> {
 
 /// Splits `[v6]` or `[v6]:port`, returning the canonical bracketed address.
 fn split_bracketed(raw: &str) -> Result<(String, Option<&str>), HostError> {
-    let Some((inside, after)) = raw
-        .strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-    else {
+    let Some((inside, after)) = raw.strip_prefix('[').and_then(|rest| rest.split_once(']')) else {
         return Err(HostError::BadIpv6(shown(raw)));
     };
 
-    let address: Ipv6Addr = inside
-        .parse()
-        .map_err(|_| HostError::BadIpv6(shown(raw)))?;
+    let address: Ipv6Addr = inside.parse().map_err(|_| HostError::BadIpv6(shown(raw)))?;
     let port = match after {
         "" => None,
         _ => match after.strip_prefix(':') {
@@ -185,7 +180,8 @@ fn split_name(raw: &str) -> Result<(String, Option<&str>), HostError> {
 
 /// Reads a port: 1 to 5 decimal digits, value 1 to 65535.
 fn parse_port(port: &str, raw: &str) -> Result<u16, HostError> {
-    let digits_only = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let digits_only =
+        !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
     if !digits_only {
         return Err(HostError::BadPort(shown(raw)));
     }

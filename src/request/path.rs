@@ -162,7 +162,9 @@ fn normalize_escapes(path: &str) -> Result<String, PathError> {
 
         let escape = bytes.get(i..i + 3).unwrap_or_default();
         let decoded = match escape {
-            [_, hi, lo] => hex_value(*hi).zip(hex_value(*lo)).map(|(h, l)| (h << 4) | l),
+            [_, hi, lo] => hex_value(*hi)
+                .zip(hex_value(*lo))
+                .map(|(h, l)| (h << 4) | l),
             _ => None,
         };
         let Some(decoded) = decoded else {

@@ -35,12 +35,21 @@ fn reads_the_raw_header_map_when_the_joined_map_is_empty() {
     let http = raw(&[("x-seam-intent", b"read"), ("x-request-id", b"req-0042")]);
     let headers = Headers::of(&http);
     assert!(matches!(headers, Headers::Raw(_)));
-    assert_eq!(headers.single_token("x-seam-intent"), Ok(Some("read".to_string())));
-    assert_eq!(headers.text("x-request-id"), Ok(Some("req-0042".to_string())));
+    assert_eq!(
+        headers.single_token("x-seam-intent"),
+        Ok(Some("read".to_string()))
+    );
+    assert_eq!(
+        headers.text("x-request-id"),
+        Ok(Some("req-0042".to_string()))
+    );
 
     let same = joined(&[("x-seam-intent", "read"), ("x-request-id", "req-0042")]);
     assert_eq!(intent(&same), intent(&http));
-    assert_eq!(Headers::of(&same).text("x-request-id"), headers.text("x-request-id"));
+    assert_eq!(
+        Headers::of(&same).text("x-request-id"),
+        headers.text("x-request-id")
+    );
 }
 
 #[test]
@@ -78,18 +87,30 @@ fn takes_value_when_raw_value_is_empty() {
         ..HttpRequest::default()
     };
     let headers = Headers::of(&http);
-    assert_eq!(headers.single_token("x-seam-intent"), Ok(Some("read".to_string())));
-    assert_eq!(headers.text("x-request-id"), Ok(Some("req-7f3a".to_string())));
+    assert_eq!(
+        headers.single_token("x-seam-intent"),
+        Ok(Some("read".to_string()))
+    );
+    assert_eq!(
+        headers.text("x-request-id"),
+        Ok(Some("req-7f3a".to_string()))
+    );
 }
 
 #[test]
 fn looks_names_up_without_regard_to_case() {
     let http = raw(&[("X-Seam-Intent", b"read")]);
     assert_eq!(intent(&http), Ok(Some("read".to_string())));
-    assert_eq!(Headers::of(&http).single_token("X-SEAM-INTENT"), Ok(Some("read".to_string())));
+    assert_eq!(
+        Headers::of(&http).single_token("X-SEAM-INTENT"),
+        Ok(Some("read".to_string()))
+    );
 
     let map = joined(&[("x-seam-intent", "read")]);
-    assert_eq!(Headers::of(&map).single_token("X-Seam-Intent"), Ok(Some("read".to_string())));
+    assert_eq!(
+        Headers::of(&map).single_token("X-Seam-Intent"),
+        Ok(Some("read".to_string()))
+    );
 }
 
 #[test]
@@ -133,7 +154,10 @@ fn a_token_sent_twice_in_the_raw_map_is_ambiguous() {
     assert_eq!(e.reason_code(), "ambiguous_header");
 
     let same_twice = raw(&[("x-seam-intent", b"read"), ("X-Seam-Intent", b"read")]);
-    assert_eq!(intent(&same_twice).unwrap_err().reason_code(), "ambiguous_header");
+    assert_eq!(
+        intent(&same_twice).unwrap_err().reason_code(),
+        "ambiguous_header"
+    );
 }
 
 #[test]
@@ -148,8 +172,14 @@ fn a_token_that_is_not_utf8_is_invalid_and_shown_escaped() {
         }
     );
     assert_eq!(e.reason_code(), "invalid_header");
-    assert_eq!(e.to_string(), "header `x-seam-intent` is not valid utf-8: `r\\xe9ad`");
-    assert_eq!(Headers::of(&http).escaped("x-seam-intent"), Some("r\\xe9ad".to_string()));
+    assert_eq!(
+        e.to_string(),
+        "header `x-seam-intent` is not valid utf-8: `r\\xe9ad`"
+    );
+    assert_eq!(
+        Headers::of(&http).escaped("x-seam-intent"),
+        Some("r\\xe9ad".to_string())
+    );
 }
 
 #[test]
@@ -160,50 +190,89 @@ fn an_envoy_sanitised_token_passes_through_for_the_caller_to_reject() {
 
 #[test]
 fn a_token_with_control_characters_is_invalid() {
-    for value in [&b"re\x00ad"[..], b"read\n", b"re\tad", b"\x7fread", b"read\r\n"] {
+    for value in [
+        &b"re\x00ad"[..],
+        b"read\n",
+        b"re\tad",
+        b"\x7fread",
+        b"read\r\n",
+    ] {
         let e = intent(&raw(&[("x-seam-intent", value)])).unwrap_err();
-        assert!(matches!(e, HeaderError::Control { .. }), "{value:?} gave {e:?}");
+        assert!(
+            matches!(e, HeaderError::Control { .. }),
+            "{value:?} gave {e:?}"
+        );
         assert_eq!(e.reason_code(), "invalid_header");
     }
     let e = intent(&raw(&[("x-seam-intent", b"re\x00ad")])).unwrap_err();
-    assert_eq!(e.to_string(), "header `x-seam-intent` contains a control character: `re\\x00ad`");
+    assert_eq!(
+        e.to_string(),
+        "header `x-seam-intent` contains a control character: `re\\x00ad`"
+    );
 }
 
 #[test]
 fn a_token_is_trimmed_of_spaces_and_tabs_and_must_not_end_empty() {
     for value in [" read", "read ", "\tread\t", "  read \t "] {
-        assert_eq!(intent(&joined(&[("x-seam-intent", value)])), Ok(Some("read".to_string())), "`{value:?}`");
+        assert_eq!(
+            intent(&joined(&[("x-seam-intent", value)])),
+            Ok(Some("read".to_string())),
+            "`{value:?}`"
+        );
     }
     for value in ["", " ", "\t \t"] {
         let e = intent(&joined(&[("x-seam-intent", value)])).unwrap_err();
-        assert_eq!(e, HeaderError::Empty { name: "x-seam-intent".to_string() }, "`{value:?}`");
+        assert_eq!(
+            e,
+            HeaderError::Empty {
+                name: "x-seam-intent".to_string()
+            },
+            "`{value:?}`"
+        );
         assert_eq!(e.reason_code(), "invalid_header");
     }
 }
 
 #[test]
 fn text_joins_raw_repeats_with_a_comma_as_envoy_does() {
-    let http = raw(&[("x-forwarded-client-cert", b"By=a"), ("x-request-id", b"r1"), ("x-forwarded-client-cert", b"By=b")]);
+    let http = raw(&[
+        ("x-forwarded-client-cert", b"By=a"),
+        ("x-request-id", b"r1"),
+        ("x-forwarded-client-cert", b"By=b"),
+    ]);
     assert_eq!(
         Headers::of(&http).text("x-forwarded-client-cert"),
         Ok(Some("By=a,By=b".to_string()))
     );
 
     let map = joined(&[("x-forwarded-client-cert", "By=a,By=b")]);
-    assert_eq!(Headers::of(&map).text("x-forwarded-client-cert"), Headers::of(&http).text("x-forwarded-client-cert"));
+    assert_eq!(
+        Headers::of(&map).text("x-forwarded-client-cert"),
+        Headers::of(&http).text("x-forwarded-client-cert")
+    );
 }
 
 #[test]
 fn text_keeps_the_whole_value_and_refuses_non_utf8() {
-    let http = raw(&[("x-request-id", b" req 1 "), ("empty", b""), ("bad", b"\xff\xfe")]);
+    let http = raw(&[
+        ("x-request-id", b" req 1 "),
+        ("empty", b""),
+        ("bad", b"\xff\xfe"),
+    ]);
     let headers = Headers::of(&http);
-    assert_eq!(headers.text("x-request-id"), Ok(Some(" req 1 ".to_string())));
+    assert_eq!(
+        headers.text("x-request-id"),
+        Ok(Some(" req 1 ".to_string()))
+    );
     assert_eq!(headers.text("empty"), Ok(Some(String::new())));
     assert!(headers.contains("empty"));
 
     let e = headers.text("bad").unwrap_err();
     assert_eq!(e.reason_code(), "invalid_header");
-    assert_eq!(e.to_string(), "header `bad` is not valid utf-8: `\\xff\\xfe`");
+    assert_eq!(
+        e.to_string(),
+        "header `bad` is not valid utf-8: `\\xff\\xfe`"
+    );
 }
 
 #[test]
@@ -240,7 +309,9 @@ fn escape_bytes_cuts_at_the_cap_without_splitting_an_escape() {
 fn escaped_gives_a_capped_loggable_value_for_any_header() {
     let hostile: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
     let http = raw(&[("x-seam-intent", &hostile)]);
-    let shown = Headers::of(&http).escaped("x-seam-intent").unwrap_or_default();
+    let shown = Headers::of(&http)
+        .escaped("x-seam-intent")
+        .unwrap_or_default();
     assert!(shown.starts_with("\\x00\\x01"));
     assert!(shown.len() <= ESCAPED_LEN + 3);
     assert!(shown.chars().all(|c| c == '…' || (' '..='~').contains(&c)));

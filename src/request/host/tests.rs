@@ -63,7 +63,11 @@ fn the_scheme_default_fills_in_a_missing_port() {
     ];
     for (scheme, port, host) in cases {
         let got = ok("reports.internal.example", scheme);
-        assert_eq!((got.host.as_str(), got.port, got.explicit_port), (host, port, false), "`{scheme}`");
+        assert_eq!(
+            (got.host.as_str(), got.port, got.explicit_port),
+            (host, port, false),
+            "`{scheme}`"
+        );
     }
 
     let stripped = ok("reports.internal.example:443", "https");
@@ -114,14 +118,20 @@ fn rejects_userinfo_spaces_slashes_escapes_and_non_ascii() {
 fn rejects_empty_hosts_and_empty_labels() {
     assert_eq!(err("", "https"), HostError::Empty);
     for raw in ["a..b", ".a", ".", "..", "a.b..", ":443", ".:443"] {
-        assert!(matches!(err(raw, "https"), HostError::EmptyLabel(_)), "`{raw}`");
+        assert!(
+            matches!(err(raw, "https"), HostError::EmptyLabel(_)),
+            "`{raw}`"
+        );
     }
 }
 
 #[test]
 fn removes_only_one_trailing_dot() {
     assert_eq!(ok("a.example.", "https").name, "a.example");
-    assert!(matches!(err("a.example..", "https"), HostError::EmptyLabel(_)));
+    assert!(matches!(
+        err("a.example..", "https"),
+        HostError::EmptyLabel(_)
+    ));
 }
 
 #[test]
@@ -141,7 +151,10 @@ fn rejects_ports_that_are_not_plain_decimal_in_range() {
         "[::1]:",
         "[::1]:70000",
     ] {
-        assert!(matches!(err(raw, "https"), HostError::BadPort(_)), "`{raw}`");
+        assert!(
+            matches!(err(raw, "https"), HostError::BadPort(_)),
+            "`{raw}`"
+        );
     }
     assert_eq!(ok("a.example:65535", "https").port, 65535);
     assert_eq!(ok("a.example:1", "https").port, 1);
@@ -153,11 +166,17 @@ fn accepts_a_name_of_exactly_the_maximum_length() {
     let name = format!("{label}.{label}.{label}.{}", "b".repeat(63));
     assert_eq!(name.len(), MAX_NAME_LEN);
     assert_eq!(ok(&name, "https").name, name);
-    assert_eq!(ok(&format!("{name}.:8443"), "https").host, format!("{name}:8443"));
+    assert_eq!(
+        ok(&format!("{name}.:8443"), "https").host,
+        format!("{name}:8443")
+    );
 
     let longer = format!("{name}c");
     assert!(matches!(err(&longer, "https"), HostError::TooLong(_)));
-    assert!(matches!(err(&"a".repeat(10_000), "https"), HostError::TooLong(_)));
+    assert!(matches!(
+        err(&"a".repeat(10_000), "https"),
+        HostError::TooLong(_)
+    ));
 }
 
 #[test]
@@ -166,32 +185,75 @@ fn normalises_bracketed_ipv6_to_its_canonical_form() {
         ("[::1]:8443", "https", "[::1]:8443", "[::1]", 8443),
         ("[::1]", "https", "[::1]", "[::1]", 443),
         ("[0:0:0:0:0:0:0:1]:443", "https", "[::1]", "[::1]", 443),
-        ("[2001:DB8::0:1]", "http", "[2001:db8::1]", "[2001:db8::1]", 80),
-        ("[::FFFF:192.0.2.1]:80", "http", "[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]", 80),
+        (
+            "[2001:DB8::0:1]",
+            "http",
+            "[2001:db8::1]",
+            "[2001:db8::1]",
+            80,
+        ),
+        (
+            "[::FFFF:192.0.2.1]:80",
+            "http",
+            "[::ffff:192.0.2.1]",
+            "[::ffff:192.0.2.1]",
+            80,
+        ),
     ];
     for (raw, scheme, host, name, port) in cases {
         let got = ok(raw, scheme);
-        assert_eq!((got.host.as_str(), got.name.as_str(), got.port), (host, name, port), "`{raw}`");
+        assert_eq!(
+            (got.host.as_str(), got.name.as_str(), got.port),
+            (host, name, port),
+            "`{raw}`"
+        );
     }
 }
 
 #[test]
 fn rejects_unbracketed_or_malformed_ipv6() {
     for raw in ["::1", "2001:db8::1", "::1:443", "a:b:c"] {
-        assert!(matches!(err(raw, "https"), HostError::UnbracketedIpv6(_)), "`{raw}`");
+        assert!(
+            matches!(err(raw, "https"), HostError::UnbracketedIpv6(_)),
+            "`{raw}`"
+        );
     }
-    for raw in ["[::1]x", "[::1]]", "[fe80::1%25eth0]", "[1.2.3.4]", "[]", "[::1", "[a.example]"] {
-        assert!(matches!(err(raw, "https"), HostError::BadIpv6(_)), "`{raw}`");
+    for raw in [
+        "[::1]x",
+        "[::1]]",
+        "[fe80::1%25eth0]",
+        "[1.2.3.4]",
+        "[]",
+        "[::1",
+        "[a.example]",
+    ] {
+        assert!(
+            matches!(err(raw, "https"), HostError::BadIpv6(_)),
+            "`{raw}`"
+        );
     }
 }
 
 #[test]
 fn keeps_valid_ipv4_and_rejects_other_numeric_names() {
     let v4 = ok("192.0.2.10:8080", "http");
-    assert_eq!((v4.host.as_str(), v4.name.as_str(), v4.port), ("192.0.2.10:8080", "192.0.2.10", 8080));
+    assert_eq!(
+        (v4.host.as_str(), v4.name.as_str(), v4.port),
+        ("192.0.2.10:8080", "192.0.2.10", 8080)
+    );
     assert_eq!(ok("127.0.0.1.", "http").name, "127.0.0.1");
 
-    for raw in ["127.1", "2130706433", "0x7f000001", "0x7f.0.0.1", "010.0.0.1", "1.2.3.256", "1.2.3.4.5", "a.123", "0X7F.1"] {
+    for raw in [
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0x7f.0.0.1",
+        "010.0.0.1",
+        "1.2.3.256",
+        "1.2.3.4.5",
+        "a.123",
+        "0X7F.1",
+    ] {
         assert!(matches!(err(raw, "http"), HostError::BadIpv4(_)), "`{raw}`");
     }
     assert_eq!(ok("123.example", "http").name, "123.example");
@@ -200,7 +262,10 @@ fn keeps_valid_ipv4_and_rejects_other_numeric_names() {
 
 #[test]
 fn accepts_underscores_and_hyphens_in_names() {
-    assert_eq!(ok("_svc.My-Host.example", "https").name, "_svc.my-host.example");
+    assert_eq!(
+        ok("_svc.My-Host.example", "https").name,
+        "_svc.my-host.example"
+    );
 }
 
 #[test]
@@ -228,6 +293,10 @@ fn normalising_the_normalised_host_changes_nothing() {
     ] {
         let first = ok(raw, scheme);
         let again = ok(&first.host, scheme);
-        assert_eq!((&again.host, &again.name), (&first.host, &first.name), "`{raw}`");
+        assert_eq!(
+            (&again.host, &again.name),
+            (&first.host, &first.name),
+            "`{raw}`"
+        );
     }
 }

@@ -55,7 +55,12 @@ fn rejects_targets_longer_than_the_cap() {
     assert_eq!(ok(&at_cap).path.len(), MAX_TARGET_LEN);
 
     let over = format!("/{}", "a".repeat(MAX_TARGET_LEN));
-    assert_eq!(err(&over), PathError::TooLong { len: MAX_TARGET_LEN + 1 });
+    assert_eq!(
+        err(&over),
+        PathError::TooLong {
+            len: MAX_TARGET_LEN + 1
+        }
+    );
 
     let long_query = format!("/a?{}", "q".repeat(MAX_TARGET_LEN));
     assert!(matches!(err(&long_query), PathError::TooLong { .. }));
@@ -69,7 +74,14 @@ fn rejects_a_normalised_path_that_escaping_pushed_over_the_cap() {
 
 #[test]
 fn rejects_a_stray_percent_deterministically() {
-    for raw in ["/files/100%", "/files/100%2", "/files/%zz", "/files/%g0", "/%", "/a%2/b"] {
+    for raw in [
+        "/files/100%",
+        "/files/100%2",
+        "/files/%zz",
+        "/files/%g0",
+        "/%",
+        "/a%2/b",
+    ] {
         assert!(matches!(err(raw), PathError::BadEscape(_)), "`{raw}`");
         assert_eq!(normalize(raw), normalize(raw));
     }
@@ -200,7 +212,15 @@ fn resolves_dot_segments_after_decoding() {
 
 #[test]
 fn rejects_dot_segments_that_climb_above_the_root() {
-    for raw in ["/..", "/../a", "/a/../..", "/a/../../b", "//..", "/%2e%2e/etc", "/a/./../../b"] {
+    for raw in [
+        "/..",
+        "/../a",
+        "/a/../..",
+        "/a/../../b",
+        "//..",
+        "/%2e%2e/etc",
+        "/a/./../../b",
+    ] {
         assert!(matches!(err(raw), PathError::AboveRoot(_)), "`{raw}`");
     }
 }
@@ -278,7 +298,14 @@ fn normalising_is_idempotent_and_leaves_no_ambiguous_sequences() {
             continue;
         };
         let again = normalize(&first.path);
-        assert_eq!(again, Ok(Target { path: first.path.clone(), query: String::new() }), "`{raw}`");
+        assert_eq!(
+            again,
+            Ok(Target {
+                path: first.path.clone(),
+                query: String::new()
+            }),
+            "`{raw}`"
+        );
 
         let path = first.path.to_ascii_uppercase();
         for bad in ["//", "/./", "/../", "%2F", "%5C", "%00"] {
