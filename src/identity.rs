@@ -1,16 +1,296 @@
-//! Placeholder until the identity module lands: only the SPIFFE ID shape.
+//! Workload identity: who is calling, proven by an X.509-SVID.
+//!
+//! The Check handler calls [`IdentityVerifier::verify`] first, before any
+//! request attribute is read or any policy evaluated. It takes what Envoy
+//! sent (`source.certificate`, `source.principal` and, only when the
+//! operator trusts it, `x-forwarded-client-cert`) and returns the caller's
+//! verified SPIFFE ID or an [`IdentityError`] whose reason code goes into the
+//! decision record.
+//!
+//! The steps, each in its own module: decode the certificate field
+//! ([`field`](self::decode_certificate_field)), apply the X.509-SVID leaf
+//! rules (`svid`), choose the bundle by the leaf's trust domain (`bundle`),
+//! build and check a signature path to one of that bundle's roots (`chain`,
+//! with intermediates from the pool and the trusted `xfcc` chain), then
+//! compare the verified ID with Envoy's principal. Successes are cached
+//! (`cache`) until their path's validity ends.
 
-/// A SPIFFE ID (placeholder).
+mod bundle;
+mod cache;
+mod chain;
+mod error;
+mod field;
+mod spiffe_id;
+mod svid;
+mod xfcc;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+
+pub use bundle::{IntermediatePool, TrustBundles};
+pub use error::{BundleError, IdentityError};
+pub use field::decode_certificate_field;
+pub use spiffe_id::{
+    MAX_SPIFFE_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, SpiffeId, SpiffeIdError, check_trust_domain,
+};
+pub use xfcc::{XfccElement, XfccError, parse_xfcc};
+
+use cache::IdentityCache;
+use chain::{Candidates, MAX_PATH_LEN, verify_path};
+use field::parse_certificate;
+use svid::{check_leaf, check_window, serial_hex};
+
+/// A caller whose certificate passed every check.
 #[derive(Debug, Clone)]
-pub struct SpiffeId(String);
+pub struct VerifiedIdentity {
+    /// The SPIFFE ID from the leaf's URI SAN.
+    pub id: SpiffeId,
+    /// SHA-256 of the leaf's DER, lowercase hex.
+    pub certificate_sha256: String,
+    /// The leaf's serial number, lowercase hex without separators.
+    pub serial: String,
+    /// The leaf's notAfter.
+    pub not_after: SystemTime,
+    /// The latest notBefore over the verified path.
+    pub valid_from: SystemTime,
+    /// The earliest notAfter over the verified path.
+    pub valid_until: SystemTime,
+}
 
-impl SpiffeId {
-    /// Parses a workload SPIFFE ID (placeholder rules).
-    pub fn parse(s: &str) -> Result<SpiffeId, String> {
-        let rest = s.strip_prefix("spiffe://").ok_or("scheme")?;
-        match rest.find('/') {
-            Some(i) if i > 0 && i + 1 < rest.len() => Ok(SpiffeId(s.to_string())),
-            _ => Err("shape".into()),
+/// What arrived in one CheckRequest about the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// `attributes.source.certificate` as sent: percent-encoded PEM, or empty.
+    pub certificate: &'a str,
+    /// `attributes.source.principal` as sent; may be empty.
+    pub principal: &'a str,
+    /// The `x-forwarded-client-cert` header value, if the request had one.
+    pub forwarded_client_cert: Option<&'a str>,
+}
+
+/// How strictly and how often certificates are verified.
+#[derive(Debug, Clone)]
+pub struct VerifierOptions {
+    /// Clock skew allowed on every notBefore and notAfter.
+    pub leeway: Duration,
+    /// Read intermediates from the `Chain=` of `x-forwarded-client-cert`.
+    /// Only safe when the proxy sanitises that header; identity never comes
+    /// from it either way.
+    pub trust_forwarded_chain: bool,
+    /// Largest accepted certificate field, in bytes as received.
+    pub max_certificate_bytes: usize,
+    /// Most verified identities kept in memory.
+    pub cache_capacity: u64,
+    /// Longest time a verified identity is reused.
+    pub cache_max_ttl: Duration,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        VerifierOptions {
+            leeway: Duration::from_secs(30),
+            trust_forwarded_chain: false,
+            max_certificate_bytes: 16 * 1024,
+            cache_capacity: 10_000,
+            cache_max_ttl: Duration::from_secs(300),
         }
     }
 }
+
+/// Verifies callers' X.509-SVIDs against per-trust-domain bundles.
+pub struct IdentityVerifier {
+    bundles: TrustBundles,
+    pool: IntermediatePool,
+    options: VerifierOptions,
+    clock: Arc<dyn Clock>,
+    cache: IdentityCache,
+}
+
+impl IdentityVerifier {
+    /// Builds a verifier. Refuses to build without at least one trust domain:
+    /// such a verifier could never accept anyone, which is a configuration
+    /// mistake rather than a policy.
+    pub fn new(
+        bundles: TrustBundles,
+        pool: IntermediatePool,
+        options: VerifierOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BundleError> {
+        if bundles.is_empty() {
+            return Err(BundleError::NoTrustDomains);
+        }
+        let cache = IdentityCache::new(options.cache_capacity);
+        Ok(IdentityVerifier {
+            bundles,
+            pool,
+            options,
+            clock,
+            cache,
+        })
+    }
+
+    /// Verifies the caller described by `presented` and returns its identity.
+    pub fn verify(
+        &self,
+        presented: &Presented<'_>,
+    ) -> Result<Arc<VerifiedIdentity>, IdentityError> {
+        let field = presented.certificate;
+        if field.is_empty() {
+            return Err(IdentityError::NoClientCertificate);
+        }
+        if field.len() > self.options.max_certificate_bytes {
+            return Err(IdentityError::CertificateTooLarge {
+                size: field.len(),
+                limit: self.options.max_certificate_bytes,
+            });
+        }
+
+        let forwarded = self.trusted_forwarded_header(presented)?;
+        let now = self.clock.now();
+        let key = IdentityCache::key(field, forwarded);
+
+        let identity = match self.cache.get(&key) {
+            Some(hit) => {
+                let subject = hit.id.to_string();
+                let window = check_window(
+                    subject,
+                    hit.valid_from,
+                    hit.valid_until,
+                    now,
+                    self.options.leeway,
+                );
+                if let Err(err) = window {
+                    self.cache.remove(&key);
+                    return Err(err);
+                }
+                hit
+            }
+            None => {
+                let identity = Arc::new(self.verify_uncached(field, forwarded, now)?);
+                self.cache
+                    .insert(key, Arc::clone(&identity), self.cache_ttl(&identity, now));
+                identity
+            }
+        };
+
+        if !presented.principal.is_empty() && presented.principal != identity.id.as_str() {
+            return Err(IdentityError::PrincipalMismatch {
+                principal: presented.principal.to_owned(),
+                verified: identity.id.to_string(),
+            });
+        }
+        Ok(identity)
+    }
+
+    /// The trust domains this verifier has bundles for, sorted.
+    pub fn trust_domains(&self) -> Vec<String> {
+        self.bundles.trust_domains()
+    }
+
+    /// The options this verifier was built with.
+    pub fn options(&self) -> &VerifierOptions {
+        &self.options
+    }
+
+    /// Cache hits and misses since the verifier was built.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
+    /// The `x-forwarded-client-cert` header to use: none unless the operator
+    /// trusts it, and refused when it is larger than a full chain could be.
+    fn trusted_forwarded_header<'p>(
+        &self,
+        presented: &Presented<'p>,
+    ) -> Result<Option<&'p str>, IdentityError> {
+        if !self.options.trust_forwarded_chain {
+            return Ok(None);
+        }
+        let Some(header) = presented.forwarded_client_cert else {
+            return Ok(None);
+        };
+
+        let limit = self
+            .options
+            .max_certificate_bytes
+            .saturating_mul(MAX_PATH_LEN + 1);
+        if header.len() > limit {
+            return Err(IdentityError::ForwardedChainInvalid(format!(
+                "header is {} bytes, larger than the {limit} allowed",
+                header.len()
+            )));
+        }
+        Ok(Some(header))
+    }
+
+    fn verify_uncached(
+        &self,
+        field: &str,
+        forwarded: Option<&str>,
+        now: SystemTime,
+    ) -> Result<VerifiedIdentity, IdentityError> {
+        let der = decode_certificate_field(field, self.options.max_certificate_bytes)?;
+        let leaf = parse_certificate(&der).map_err(IdentityError::CertificateMalformed)?;
+        let id = check_leaf(&leaf)?;
+
+        let Some(anchors) = self.bundles.roots(id.trust_domain()) else {
+            return Err(IdentityError::UnknownTrustDomain {
+                trust_domain: id.trust_domain().to_owned(),
+            });
+        };
+
+        let forwarded_certs = match forwarded {
+            Some(header) => xfcc::forwarded_intermediates(header, &der)?,
+            None => Vec::new(),
+        };
+        let candidates = Candidates {
+            anchors,
+            intermediates: self.pool.certs().iter().chain(&forwarded_certs).collect(),
+        };
+
+        let serial = serial_hex(leaf.raw_serial());
+        let (_, not_after) = svid::validity(&leaf);
+        let window = verify_path(leaf, &id, &candidates, now, self.options.leeway)?;
+
+        Ok(VerifiedIdentity {
+            id,
+            certificate_sha256: hex::encode(Sha256::digest(&der)),
+            serial,
+            not_after,
+            valid_from: window.valid_from,
+            valid_until: window.valid_until,
+        })
+    }
+
+    /// How long a fresh identity may be reused: until its path's validity
+    /// (plus leeway) ends, and never longer than the configured maximum.
+    fn cache_ttl(&self, identity: &VerifiedIdentity, now: SystemTime) -> Duration {
+        let end = identity
+            .valid_until
+            .checked_add(self.options.leeway)
+            .unwrap_or(identity.valid_until);
+        end.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(self.options.cache_max_ttl)
+    }
+}
+
+impl fmt::Debug for IdentityVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityVerifier")
+            .field("trust_domains", &self.bundles.trust_domains())
+            .field("intermediates", &self.pool.len())
+            .field("options", &self.options)
+            .field("clock", &self.clock)
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
