@@ -73,7 +73,10 @@ fn decision(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
 
     let (server, ca) = setup(dir.path(), 10_000);
-    let pem = ca.mint_svid(FRONTEND, Duration::from_secs(3600)).unwrap().cert_pem;
+    let pem = ca
+        .mint_svid(FRONTEND, Duration::from_secs(3600))
+        .unwrap()
+        .cert_pem;
     let check = request().to_check(&pem).unwrap();
     let authorizer = server.authorizer().clone();
     c.bench_function("decision/identity_cached", |b| {
@@ -84,7 +87,10 @@ fn decision(c: &mut Criterion) {
     let (server, ca) = setup(dir2.path(), 1);
     let checks: Vec<_> = (0..500)
         .map(|_| {
-            let pem = ca.mint_svid(FRONTEND, Duration::from_secs(3600)).unwrap().cert_pem;
+            let pem = ca
+                .mint_svid(FRONTEND, Duration::from_secs(3600))
+                .unwrap()
+                .cert_pem;
             request().to_check(&pem).unwrap()
         })
         .collect();

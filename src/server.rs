@@ -303,10 +303,10 @@ fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
         source,
     };
     use std::os::unix::fs::FileTypeExt;
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            std::fs::remove_file(path).map_err(bind_error)?;
-        }
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_socket()
+    {
+        std::fs::remove_file(path).map_err(bind_error)?;
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(bind_error)?;

@@ -196,17 +196,18 @@ impl ServerFile {
         for address in &self.listen {
             let parsed = parse_listen(address, resolve)
                 .map_err(|message| invalid("server.listen", message))?;
-            if let Listen::Tcp(addr) = &parsed {
-                if !addr.ip().is_loopback() && !self.allow_plaintext_non_loopback {
-                    return Err(invalid(
-                        "server.listen",
-                        format!(
-                            "`{address}` is not a loopback address; plaintext ext_authz on a \
-                             shared network lets anyone forge decisions (set \
-                             `server.allow_plaintext_non_loopback = true` to accept the risk)"
-                        ),
-                    ));
-                }
+            if let Listen::Tcp(addr) = &parsed
+                && !addr.ip().is_loopback()
+                && !self.allow_plaintext_non_loopback
+            {
+                return Err(invalid(
+                    "server.listen",
+                    format!(
+                        "`{address}` is not a loopback address; plaintext ext_authz on a \
+                         shared network lets anyone forge decisions (set \
+                         `server.allow_plaintext_non_loopback = true` to accept the risk)"
+                    ),
+                ));
             }
             listen.push(parsed);
         }

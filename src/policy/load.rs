@@ -366,10 +366,8 @@ fn problem(file: &str, text: &str, diagnostic: &dyn Diagnostic) -> Problem {
 }
 
 fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {
-    if let Some(mut labels) = diagnostic.labels() {
-        if let Some(label) = labels.next() {
-            return Some(label.offset());
-        }
+    if let Some(label) = diagnostic.labels().and_then(|mut labels| labels.next()) {
+        return Some(label.offset());
     }
     diagnostic
         .related()

@@ -13,6 +13,7 @@ use cedar_policy::{
 };
 
 use super::PolicySet;
+use crate::identity::SpiffeId;
 
 /// What seam established about one request, in the terms of the schema.
 #[derive(Debug, Clone)]
@@ -93,27 +94,11 @@ fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
 
-/// The parts of a workload SPIFFE ID that become `Workload` attributes:
-/// trust domain, path, and namespace and service account for
-/// `/ns/<ns>/sa/<sa>` paths.
-pub(crate) fn workload_parts(id: &str) -> Option<(&str, &str, Option<(&str, &str)>)> {
-    crate::identity::SpiffeId::parse(id).ok()?;
-    let rest = id.strip_prefix("spiffe://")?;
-    let (trust_domain, path) = rest.split_at(rest.find('/')?);
-
-    let segments: Vec<&str> = path.split('/').collect();
-    let ns_sa = match segments.as_slice() {
-        ["", "ns", ns, "sa", sa] => Some((*ns, *sa)),
-        _ => None,
-    };
-    Some((trust_domain, path, ns_sa))
-}
-
 /// The `attrs` object for a workload in entities JSON.
 pub(crate) fn workload_attrs_json(id: &str) -> Option<serde_json::Value> {
-    let (trust_domain, path, ns_sa) = workload_parts(id)?;
-    let mut attrs = serde_json::json!({ "trust_domain": trust_domain, "path": path });
-    if let Some((ns, sa)) = ns_sa {
+    let id = SpiffeId::parse(id).ok()?;
+    let mut attrs = serde_json::json!({ "trust_domain": id.trust_domain(), "path": id.path() });
+    if let Some((ns, sa)) = id.namespace_and_service_account() {
         attrs["namespace"] = ns.into();
         attrs["service_account"] = sa.into();
     }
@@ -154,21 +139,21 @@ pub(super) fn build(
 }
 
 fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
-    let (trust_domain, path, ns_sa) = workload_parts(facts.principal)
-        .ok_or_else(|| RequestError::BadPrincipal(facts.principal.to_string()))?;
+    let id = SpiffeId::parse(facts.principal)
+        .map_err(|_| RequestError::BadPrincipal(facts.principal.to_string()))?;
     let workload = uid(&type_name("Workload")?, facts.principal);
 
     let mut attrs = HashMap::from([
-        ("trust_domain".to_string(), string(trust_domain)),
-        ("path".to_string(), string(path)),
+        ("trust_domain".to_string(), string(id.trust_domain())),
+        ("path".to_string(), string(id.path())),
     ]);
-    if let Some((ns, sa)) = ns_sa {
+    if let Some((ns, sa)) = id.namespace_and_service_account() {
         attrs.insert("namespace".into(), string(ns));
         attrs.insert("service_account".into(), string(sa));
     }
 
     let mut parents: HashSet<EntityUid> = HashSet::new();
-    parents.insert(uid(&type_name("TrustDomain")?, trust_domain));
+    parents.insert(uid(&type_name("TrustDomain")?, id.trust_domain()));
     if let Some(more) = set.ancestors.get(&workload) {
         parents.extend(more.iter().cloned());
     }

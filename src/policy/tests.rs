@@ -219,3 +219,12 @@ fn the_version_changes_with_any_file() {
     .unwrap();
     assert_ne!(a.version(), b.version());
 }
+
+#[test]
+fn a_destination_named_by_its_spiffe_id_inherits_its_groups() {
+    let set = shipped();
+    let mut f = facts(FRONTEND, "GET", "orders.shop.svc", "/v1/orders/42");
+    f.service = "spiffe://example.org/ns/shop/sa/orders";
+    let eval = set.evaluate(&f).unwrap();
+    assert!(eval.allowed, "{eval:?}");
+}

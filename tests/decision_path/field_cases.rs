@@ -18,7 +18,12 @@ async fn f01_an_admin_path_is_denied_with_an_explicit_status_and_no_token() {
     let mut seam = Seam::start(Setup::default()).await;
     let cert = seam.pki.leaf(REPORTER);
 
-    let response = seam.check_as(&with_url("https://reports.internal.example/v1/admin/export"), &cert).await;
+    let response = seam
+        .check_as(
+            &with_url("https://reports.internal.example/v1/admin/export"),
+            &cert,
+        )
+        .await;
     assert_eq!(outcome(&response), DENY_POLICY);
     let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
         panic!("expected a denied response")
@@ -30,7 +35,10 @@ async fn f01_an_admin_path_is_denied_with_an_explicit_status_and_no_token() {
 
     let records = seam.stop().await;
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["determining_policies"], serde_json::json!(["no-admin-paths"]));
+    assert_eq!(
+        records[0]["determining_policies"],
+        serde_json::json!(["no-admin-paths"])
+    );
     assert_eq!(records[0]["decision_id"], body["decision_id"]);
 }
 
@@ -57,7 +65,10 @@ async fn f02_paths_with_stray_percent_dots_and_no_slash_never_allow() {
 
     let records = seam.stop().await;
     assert_eq!(records.len(), cases.len());
-    let query = records.iter().find(|r| r["request"]["raw_path"] == "/v1/reports?q=%0A").unwrap();
+    let query = records
+        .iter()
+        .find(|r| r["request"]["raw_path"] == "/v1/reports?q=%0A")
+        .unwrap();
     assert_eq!(query["request"]["path"], "/v1/reports");
     assert_eq!(query["request"]["query"], "q=%0A");
     let traversal = records
@@ -65,8 +76,14 @@ async fn f02_paths_with_stray_percent_dots_and_no_slash_never_allow() {
         .find(|r| r["request"]["raw_path"] == "/v1/reports/../admin/users")
         .unwrap();
     assert_eq!(traversal["request"]["path"], "/v1/admin/users");
-    assert_eq!(traversal["determining_policies"], serde_json::json!(["no-admin-paths"]));
-    let stray = records.iter().find(|r| r["request"]["raw_path"] == "/files/100%").unwrap();
+    assert_eq!(
+        traversal["determining_policies"],
+        serde_json::json!(["no-admin-paths"])
+    );
+    let stray = records
+        .iter()
+        .find(|r| r["request"]["raw_path"] == "/files/100%")
+        .unwrap();
     assert_eq!(stray["reason"], "invalid_path");
 }
 
@@ -107,35 +124,56 @@ async fn f03_raw_header_maps_duplicates_and_unreadable_intents() {
     let cert = seam.pki.leaf(REPORTER);
 
     let mut joined = baseline();
-    joined.headers.insert("x-request-id".into(), "req-0042".into());
+    joined
+        .headers
+        .insert("x-request-id".into(), "req-0042".into());
     let from_map = seam.check_as(&joined, &cert).await;
     let mut raw = baseline().to_check(&cert).unwrap();
-    to_header_map(&mut raw, &[("x-seam-intent", b"read"), ("x-request-id", b"req-0042")]);
+    to_header_map(
+        &mut raw,
+        &[("x-seam-intent", b"read"), ("x-request-id", b"req-0042")],
+    );
     let from_raw = seam.check(raw).await;
     assert_eq!(outcome(&from_map), ALLOW);
     assert_eq!(outcome(&from_raw), ALLOW);
 
     let mut latin1 = baseline().to_check(&cert).unwrap();
-    to_header_map(&mut latin1, &[("x-seam-intent", b"r\xE9ad"), ("x-request-id", b"req-latin1")]);
+    to_header_map(
+        &mut latin1,
+        &[
+            ("x-seam-intent", b"r\xE9ad"),
+            ("x-request-id", b"req-latin1"),
+        ],
+    );
     assert_eq!(outcome(&seam.check(latin1).await), DENY_INPUT);
 
     let mut twice = baseline();
-    twice.headers.insert("x-seam-intent".into(), "read,delete".into());
+    twice
+        .headers
+        .insert("x-seam-intent".into(), "read,delete".into());
     assert_eq!(outcome(&seam.check_as(&twice, &cert).await), DENY_INPUT);
 
     let mut two_entries = baseline().to_check(&cert).unwrap();
-    to_header_map(&mut two_entries, &[("x-seam-intent", b"read"), ("x-seam-intent", b"delete")]);
+    to_header_map(
+        &mut two_entries,
+        &[("x-seam-intent", b"read"), ("x-seam-intent", b"delete")],
+    );
     assert_eq!(outcome(&seam.check(two_entries).await), DENY_INPUT);
 
     let mut sanitised = baseline();
-    sanitised.headers.insert("x-seam-intent".into(), "re!d".into());
+    sanitised
+        .headers
+        .insert("x-seam-intent".into(), "re!d".into());
     let response = seam.check_as(&sanitised, &cert).await;
     assert_ne!(outcome(&response), ALLOW);
     assert_eq!(reason(&response), "unknown_intent");
 
     let records = seam.stop().await;
     assert_eq!(records.len(), 6);
-    let latin1 = records.iter().find(|r| r["request_id"] == "req-latin1").unwrap();
+    let latin1 = records
+        .iter()
+        .find(|r| r["request_id"] == "req-latin1")
+        .unwrap();
     assert_eq!(latin1["context"]["intent"], "r\\xe9ad");
     assert_eq!(latin1["reason"], "invalid_header");
     assert_eq!(records[0]["request_id"], "req-0042");
@@ -149,10 +187,16 @@ async fn f04_host_case_ports_and_trailing_dots_are_normalised_before_policy() {
 
     let cases: &[(&str, (i32, i32))] = &[
         ("https://PAYROLL.Internal.Example/v1/reports", DENY_POLICY),
-        ("https://payroll.internal.example:443/v1/reports", DENY_POLICY),
+        (
+            "https://payroll.internal.example:443/v1/reports",
+            DENY_POLICY,
+        ),
         ("https://payroll.internal.example./v1/reports", DENY_POLICY),
         ("https://reports.internal.example:443/v1/reports", ALLOW),
-        ("https://reports.internal.example:8443/v1/reports", DENY_POLICY),
+        (
+            "https://reports.internal.example:8443/v1/reports",
+            DENY_POLICY,
+        ),
     ];
     for (url, expected) in cases {
         let response = seam.check_as(&with_url(url), &cert).await;
@@ -162,10 +206,19 @@ async fn f04_host_case_ports_and_trailing_dots_are_normalised_before_policy() {
     let records = seam.stop().await;
     for record in &records[..3] {
         assert_eq!(record["request"]["host"], "payroll.internal.example");
-        assert_eq!(record["determining_policies"], serde_json::json!(["no-payroll"]));
+        assert_eq!(
+            record["determining_policies"],
+            serde_json::json!(["no-payroll"])
+        );
     }
-    assert_eq!(records[0]["request"]["raw_host"], "PAYROLL.Internal.Example");
-    assert_eq!(records[4]["request"]["host"], "reports.internal.example:8443");
+    assert_eq!(
+        records[0]["request"]["raw_host"],
+        "PAYROLL.Internal.Example"
+    );
+    assert_eq!(
+        records[4]["request"]["host"],
+        "reports.internal.example:8443"
+    );
 }
 
 #[tokio::test]
@@ -174,15 +227,37 @@ async fn f05_large_partial_and_unparseable_bodies_still_get_decisions() {
     let cert = seam.pki.leaf(REPORTER);
 
     let mut big = baseline().to_check(&cert).unwrap();
-    let http = big.attributes.as_mut().unwrap().request.as_mut().unwrap().http.as_mut().unwrap();
+    let http = big
+        .attributes
+        .as_mut()
+        .unwrap()
+        .request
+        .as_mut()
+        .unwrap()
+        .http
+        .as_mut()
+        .unwrap();
     http.raw_body = vec![b'x'; 5 * 1024 * 1024];
     assert_eq!(outcome(&seam.check(big).await), ALLOW);
 
     let mut partial = baseline();
-    partial.headers.insert("x-envoy-auth-partial-body".into(), "true".into());
-    partial.headers.insert("content-type".into(), "application/json".into());
+    partial
+        .headers
+        .insert("x-envoy-auth-partial-body".into(), "true".into());
+    partial
+        .headers
+        .insert("content-type".into(), "application/json".into());
     let mut request = partial.to_check(&cert).unwrap();
-    let http = request.attributes.as_mut().unwrap().request.as_mut().unwrap().http.as_mut().unwrap();
+    let http = request
+        .attributes
+        .as_mut()
+        .unwrap()
+        .request
+        .as_mut()
+        .unwrap()
+        .http
+        .as_mut()
+        .unwrap();
     http.body = "pizza".into();
     assert_eq!(outcome(&seam.check(request).await), ALLOW);
 
@@ -217,19 +292,29 @@ async fn f11_missing_or_oddly_cased_context_never_reads_as_permissive() {
 
     let mut unlabelled = baseline();
     unlabelled.route.clear();
-    assert_eq!(outcome(&seam.check_as(&unlabelled, &cert).await), DENY_POLICY);
+    assert_eq!(
+        outcome(&seam.check_as(&unlabelled, &cert).await),
+        DENY_POLICY
+    );
 
     let mut capital = baseline();
-    capital.route.insert("sensitivity".into(), "Restricted".into());
+    capital
+        .route
+        .insert("sensitivity".into(), "Restricted".into());
     assert_eq!(outcome(&seam.check_as(&capital, &cert).await), DENY_POLICY);
 
     let mut unknown = baseline();
-    unknown.route.insert("sensitivity".into(), "topsecret".into());
+    unknown
+        .route
+        .insert("sensitivity".into(), "topsecret".into());
     assert_eq!(outcome(&seam.check_as(&unknown, &cert).await), DENY_INPUT);
 
     let mut no_intent = baseline();
     no_intent.headers.clear();
-    assert_eq!(outcome(&seam.check_as(&no_intent, &cert).await), DENY_POLICY);
+    assert_eq!(
+        outcome(&seam.check_as(&no_intent, &cert).await),
+        DENY_POLICY
+    );
 
     let records = seam.stop().await;
     assert_eq!(records[0]["context"]["sensitivity"], "restricted");
@@ -246,13 +331,24 @@ async fn f14_one_record_per_outcome_joined_to_the_request_id() {
     let cert = seam.pki.leaf(REPORTER);
 
     let mut tagged = baseline();
-    tagged.headers.insert("x-request-id".into(), "req-7f3a".into());
+    tagged
+        .headers
+        .insert("x-request-id".into(), "req-7f3a".into());
     tagged.url = "https://reports.internal.example/v1/reports/q3?format=csv".into();
     let allowed = seam.check_as(&tagged, &cert).await;
     assert_eq!(outcome(&allowed), ALLOW);
 
     let mut untagged = baseline().to_check(&cert).unwrap();
-    let http = untagged.attributes.as_mut().unwrap().request.as_mut().unwrap().http.as_mut().unwrap();
+    let http = untagged
+        .attributes
+        .as_mut()
+        .unwrap()
+        .request
+        .as_mut()
+        .unwrap()
+        .http
+        .as_mut()
+        .unwrap();
     http.headers.remove("x-request-id");
     let response = seam.check(untagged).await;
     let generated = seam::cli::answer(&response);
@@ -270,11 +366,17 @@ async fn f14_one_record_per_outcome_joined_to_the_request_id() {
     assert_eq!(r["request"]["query"], "format=csv");
     assert_eq!(r["context"]["sensitivity"], "internal");
     assert_eq!(r["context"]["intent"], "read");
-    assert_eq!(r["determining_policies"], serde_json::json!(["reporter-reads-reports"]));
+    assert_eq!(
+        r["determining_policies"],
+        serde_json::json!(["reporter-reads-reports"])
+    );
     assert_eq!(r["policy_set_version"].as_str().unwrap().len(), 16);
     assert!(r["latency_us"].as_u64().is_some());
     assert!(!r["stream_id"].as_str().unwrap().is_empty());
-    assert_eq!(r["caller"]["certificate_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        r["caller"]["certificate_sha256"].as_str().unwrap().len(),
+        64
+    );
 
     assert_eq!(records[1]["request_id_generated"], true);
     let id = records[1]["request_id"].as_str().unwrap();
@@ -284,5 +386,8 @@ async fn f14_one_record_per_outcome_joined_to_the_request_id() {
     assert!(metadata.fields.contains_key("request_id"));
 
     let text = serde_json::to_string(&records).unwrap();
-    assert!(!text.contains("BEGIN CERTIFICATE"), "records never hold the certificate");
+    assert!(
+        !text.contains("BEGIN CERTIFICATE"),
+        "records never hold the certificate"
+    );
 }

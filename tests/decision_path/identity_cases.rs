@@ -19,7 +19,9 @@ async fn f07_percent_encoded_pem_empty_fields_and_headers_never_replace_a_certif
             break pem;
         }
     };
-    let response = seam.check(with_raw_certificate(&baseline(), &encode(&cert))).await;
+    let response = seam
+        .check(with_raw_certificate(&baseline(), &encode(&cert)))
+        .await;
     assert_eq!(outcome(&response), ALLOW);
 
     let response = seam.check(with_raw_certificate(&baseline(), "")).await;
@@ -31,12 +33,17 @@ async fn f07_percent_encoded_pem_empty_fields_and_headers_never_replace_a_certif
     spoof.principal = Some(ADMIN.into());
     spoof.headers.insert(
         "x-forwarded-client-cert".into(),
-        format!("By=spiffe://example.org/ns/billing/sa/reports;URI={ADMIN};Cert=\"{}\"", encode(&admin)),
+        format!(
+            "By=spiffe://example.org/ns/billing/sa/reports;URI={ADMIN};Cert=\"{}\"",
+            encode(&admin)
+        ),
     );
     let response = seam.check(with_raw_certificate(&spoof, "")).await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
 
-    let response = seam.check(with_raw_certificate(&baseline(), "%ZZ-----BEGIN")).await;
+    let response = seam
+        .check(with_raw_certificate(&baseline(), "%ZZ-----BEGIN"))
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
 
     // Un-encoded PEM is accepted: decoding is a no-op on it and the chain is
@@ -55,9 +62,21 @@ async fn f08_exactly_one_uri_san_and_it_is_the_spiffe_id() {
     let cases: Vec<(Vec<SanType>, (i32, i32))> = vec![
         (vec![uri(REPORTER), uri(ADMIN)], DENY_IDENTITY),
         (vec![uri(ADMIN), uri(REPORTER)], DENY_IDENTITY),
-        (vec![uri("https://ci.example/job/7"), uri(REPORTER)], DENY_IDENTITY),
-        (vec![uri(REPORTER), SanType::DnsName("reporter.billing.svc".try_into().unwrap())], ALLOW),
-        (vec![SanType::DnsName("reporter.billing.svc".try_into().unwrap())], DENY_IDENTITY),
+        (
+            vec![uri("https://ci.example/job/7"), uri(REPORTER)],
+            DENY_IDENTITY,
+        ),
+        (
+            vec![
+                uri(REPORTER),
+                SanType::DnsName("reporter.billing.svc".try_into().unwrap()),
+            ],
+            ALLOW,
+        ),
+        (
+            vec![SanType::DnsName("reporter.billing.svc".try_into().unwrap())],
+            DENY_IDENTITY,
+        ),
     ];
     for (sans, expected) in cases {
         let mut params = svid_params(&[]);
@@ -80,16 +99,26 @@ async fn f09_the_chain_is_verified_before_the_identity_is_read() {
     let mut seam = Seam::start(Setup::default()).await;
     let base = baseline();
 
-    let response = seam.check_as(&base, &self_signed(&svid_params(&[ADMIN]))).await;
+    let response = seam
+        .check_as(&base, &self_signed(&svid_params(&[ADMIN])))
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
 
     let mut ca_leaf = svid_params(&[REPORTER]);
     ca_leaf.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    assert_eq!(outcome(&seam.check_as(&base, &seam.pki.sign(&ca_leaf).pem).await), DENY_IDENTITY);
+    assert_eq!(
+        outcome(&seam.check_as(&base, &seam.pki.sign(&ca_leaf).pem).await),
+        DENY_IDENTITY
+    );
 
     let mut signing_leaf = svid_params(&[REPORTER]);
-    signing_leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
-    let response = seam.check_as(&base, &seam.pki.sign(&signing_leaf).pem).await;
+    signing_leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    let response = seam
+        .check_as(&base, &seam.pki.sign(&signing_leaf).pem)
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
 
     // A leaf under an intermediate seam does not know.
@@ -116,7 +145,10 @@ async fn f09_the_chain_is_verified_before_the_identity_is_read() {
     assert_eq!(outcome(&seam.check_as(&file, &leaf).await), DENY_IDENTITY);
 
     let records = seam.stop().await;
-    assert!(records.iter().all(|r| r["policy_evaluated"] != true), "no policy ran");
+    assert!(
+        records.iter().all(|r| r["policy_evaluated"] != true),
+        "no policy ran"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +163,10 @@ async fn f09_an_intermediate_from_the_pool_completes_the_path_and_an_unknown_one
         ..Setup::default()
     })
     .await;
-    assert_eq!(outcome(&with_pool.check_as(&baseline(), &leaf).await), ALLOW);
+    assert_eq!(
+        outcome(&with_pool.check_as(&baseline(), &leaf).await),
+        ALLOW
+    );
     with_pool.stop().await;
 
     let mut without = Seam::start(Setup {
@@ -165,7 +200,10 @@ async fn f09_a_forwarded_chain_is_used_only_when_configured() {
         ..Setup::default()
     })
     .await;
-    assert_eq!(outcome(&untrusting.check_as(&file, &leaf).await), DENY_IDENTITY);
+    assert_eq!(
+        outcome(&untrusting.check_as(&file, &leaf).await),
+        DENY_IDENTITY
+    );
     untrusting.stop().await;
 
     let mut trusting = Seam::start(Setup {
@@ -215,14 +253,18 @@ async fn f09_expired_and_not_yet_valid_certificates_fail_on_an_injected_clock() 
     let mut expired = svid_params(&[REPORTER]);
     expired.not_before = time::OffsetDateTime::from(now - Duration::from_secs(3600));
     expired.not_after = time::OffsetDateTime::from(now - Duration::from_secs(60));
-    let response = seam.check_as(&baseline(), &seam.pki.sign(&expired).pem).await;
+    let response = seam
+        .check_as(&baseline(), &seam.pki.sign(&expired).pem)
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
     assert_eq!(reason(&response), "certificate_expired");
 
     let mut future = svid_params(&[REPORTER]);
     future.not_before = time::OffsetDateTime::from(now + Duration::from_secs(600));
     future.not_after = time::OffsetDateTime::from(now + Duration::from_secs(7200));
-    let response = seam.check_as(&baseline(), &seam.pki.sign(&future).pem).await;
+    let response = seam
+        .check_as(&baseline(), &seam.pki.sign(&future).pem)
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
     assert_eq!(reason(&response), "certificate_not_yet_valid");
 
@@ -267,17 +309,29 @@ async fn f10_malformed_certificate_bytes_fail_closed() {
         let started = std::time::Instant::now();
         let response = seam.check(with_raw_certificate(&baseline(), &field)).await;
         assert_eq!(outcome(&response), DENY_IDENTITY, "{name}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{name} answered quickly");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{name} answered quickly"
+        );
     }
 
     let mut critical = svid_params(&[REPORTER]);
     critical.custom_extensions = vec![private_extension(true)];
-    let response = seam.check_as(&baseline(), &seam.pki.sign(&critical).pem).await;
+    let response = seam
+        .check_as(&baseline(), &seam.pki.sign(&critical).pem)
+        .await;
     assert_eq!(outcome(&response), DENY_IDENTITY);
 
     let mut benign = svid_params(&[REPORTER]);
     benign.custom_extensions = vec![private_extension(false)];
-    assert_eq!(outcome(&seam.check_as(&baseline(), &seam.pki.sign(&benign).pem).await), ALLOW);
+    assert_eq!(
+        outcome(
+            &seam
+                .check_as(&baseline(), &seam.pki.sign(&benign).pem)
+                .await
+        ),
+        ALLOW
+    );
 
     assert_eq!(seam.stop().await.len(), 7);
 }
@@ -307,7 +361,12 @@ async fn a_principal_that_disagrees_with_the_certificate_is_refused() {
     let mut file = baseline();
     file.principal = None;
     file.caller = Some("spiffe://partner.example/ns/billing/sa/reporter".into());
-    let response = seam.check_as(&file, &partner.leaf("spiffe://partner.example/ns/billing/sa/reporter")).await;
+    let response = seam
+        .check_as(
+            &file,
+            &partner.leaf("spiffe://partner.example/ns/billing/sa/reporter"),
+        )
+        .await;
     assert_eq!(reason(&response), "unknown_trust_domain");
     seam.stop().await;
 }

@@ -8,7 +8,12 @@ use tonic_health::pb::health_client::HealthClient;
 use super::support::*;
 
 async fn health(address: &str, service: &str) -> ServingStatus {
-    let mut client = HealthClient::connect(format!("http://{address}")).await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
     let response = client
         .check(HealthCheckRequest {
             service: service.into(),
@@ -34,7 +39,10 @@ async fn health_is_serving_only_with_a_policy_set() {
         ..Setup::default()
     })
     .await;
-    assert_eq!(health(&seam.addresses[0], "").await, ServingStatus::NotServing);
+    assert_eq!(
+        health(&seam.addresses[0], "").await,
+        ServingStatus::NotServing
+    );
     seam.stop().await;
 }
 
@@ -50,7 +58,10 @@ async fn checks_are_served_on_a_unix_socket_too() {
 
     let mut client = AuthorizationClient::connect(socket.clone()).await.unwrap();
     let cert = seam.pki.leaf(REPORTER);
-    let response = client.check(baseline().to_check(&cert).unwrap()).await.unwrap();
+    let response = client
+        .check(baseline().to_check(&cert).unwrap())
+        .await
+        .unwrap();
     assert_invariants(response.get_ref());
     assert_eq!(outcome(response.get_ref()), ALLOW);
 
@@ -60,7 +71,10 @@ async fn checks_are_served_on_a_unix_socket_too() {
     let path = socket.trim_start_matches("unix:").to_string();
     let records = seam.stop().await;
     assert_eq!(records.len(), 2);
-    assert!(!std::path::Path::new(&path).exists(), "the socket file is removed at exit");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the socket file is removed at exit"
+    );
 }
 
 #[tokio::test]
@@ -74,11 +88,14 @@ async fn every_check_answered_before_shutdown_has_exactly_one_record() {
         let cert = cert.clone();
         let address = address.clone();
         tasks.push(tokio::spawn(async move {
-            let mut client = AuthorizationClient::connect(format!("http://{address}")).await.unwrap();
+            let mut client = AuthorizationClient::connect(format!("http://{address}"))
+                .await
+                .unwrap();
             let mut outcomes = Vec::new();
             for i in 0..50 {
                 let mut file = baseline();
-                file.headers.insert("x-request-id".into(), format!("w{worker}-{i}"));
+                file.headers
+                    .insert("x-request-id".into(), format!("w{worker}-{i}"));
                 if i % 3 == 0 {
                     file.url = "https://reports.internal.example/v1/admin".into();
                 }
@@ -96,12 +113,19 @@ async fn every_check_answered_before_shutdown_has_exactly_one_record() {
 
     let records = seam.stop().await;
     assert_eq!(answered.len(), 400);
-    assert_eq!(records.len(), 400, "one record per decision, flushed at shutdown");
+    assert_eq!(
+        records.len(),
+        400,
+        "one record per decision, flushed at shutdown"
+    );
     let allowed = answered.iter().filter(|o| **o == ALLOW).count();
     let recorded_allows = records.iter().filter(|r| r["decision"] == "allow").count();
     assert_eq!(allowed, recorded_allows);
     assert_eq!(allowed, 8 * 33);
-    let mut ids: Vec<&str> = records.iter().map(|r| r["request_id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 400);
@@ -115,7 +139,9 @@ async fn checks_in_flight_at_shutdown_are_answered_and_recorded() {
 
     let (first_tx, first_rx) = tokio::sync::oneshot::channel();
     let client_task = tokio::spawn(async move {
-        let mut client = AuthorizationClient::connect(format!("http://{address}")).await.unwrap();
+        let mut client = AuthorizationClient::connect(format!("http://{address}"))
+            .await
+            .unwrap();
         let mut answered = 0;
         let mut first = Some(first_tx);
         for _ in 0..200 {

@@ -37,7 +37,11 @@ async fn every_example_request_gets_the_decision_it_promises() {
         let response = seam.check_as(&file, &cert).await;
         let answer = seam::cli::answer(&response);
         let name = path.file_name().unwrap().to_string_lossy();
-        assert_eq!(Some(answer.decision.as_str()), file.expect.as_deref(), "{name}");
+        assert_eq!(
+            Some(answer.decision.as_str()),
+            file.expect.as_deref(),
+            "{name}"
+        );
         if let Some(reason) = &file.expect_reason {
             assert_eq!(&answer.reason, reason, "{name}");
         }
@@ -52,11 +56,16 @@ async fn every_example_request_gets_the_decision_it_promises() {
     assert_eq!(records.len(), files.len());
     let agent = records
         .iter()
-        .find(|r| r["request"]["raw_path"] == "/v1/cards/4111" && r["context"]["intent"] == "support")
+        .find(|r| {
+            r["request"]["raw_path"] == "/v1/cards/4111" && r["context"]["intent"] == "support"
+        })
         .unwrap();
     assert_eq!(
         agent["determining_policies"],
         serde_json::json!(["agents-never-touch-restricted"])
     );
-    assert_eq!(agent["advice"], serde_json::json!(["route the request to a human operator"]));
+    assert_eq!(
+        agent["advice"],
+        serde_json::json!(["route the request to a human operator"])
+    );
 }

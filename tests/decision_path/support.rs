@@ -48,7 +48,9 @@ pub fn svid_params(uris: &[&str]) -> CertificateParams {
         .iter()
         .map(|u| SanType::URI((*u).try_into().unwrap()))
         .collect();
-    params.distinguished_name.push(DnType::CommonName, "workload");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "workload");
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![
         ExtendedKeyUsagePurpose::ClientAuth,
@@ -64,7 +66,9 @@ pub fn svid_params(uris: &[&str]) -> CertificateParams {
 pub fn ca_params(trust_domain: &str, name: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
-    params.subject_alt_names = vec![SanType::URI(format!("spiffe://{trust_domain}").try_into().unwrap())];
+    params.subject_alt_names = vec![SanType::URI(
+        format!("spiffe://{trust_domain}").try_into().unwrap(),
+    )];
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.not_before = time(SystemTime::now() - Duration::from_secs(3600));
@@ -136,7 +140,8 @@ pub fn self_signed(params: &CertificateParams) -> String {
 
 /// A private extension with `oid` and `critical`.
 pub fn private_extension(critical: bool) -> CustomExtension {
-    let mut ext = CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    let mut ext =
+        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
     ext.set_criticality(critical);
     ext
 }
@@ -231,7 +236,10 @@ impl Seam {
 
         let mut listen = vec!["\"127.0.0.1:0\"".to_string()];
         if setup.unix_socket {
-            listen.push(format!("\"unix:{}\"", dir.path().join("seam.sock").display()));
+            listen.push(format!(
+                "\"unix:{}\"",
+                dir.path().join("seam.sock").display()
+            ));
         }
         let intents = if matches!(setup.policies, Policies::Shipped) {
             "[\"browse\", \"checkout\", \"refund\", \"support\", \"settle\", \"reconcile\", \"export\"]"
@@ -269,7 +277,12 @@ instance = "test"
             extra = setup.extra_toml,
             trust_forwarded_chain = setup.trust_forwarded_chain,
         );
-        let config = Config::parse(&text, "test.toml", dir.path()).unwrap();
+        let mut config = Config::parse(&text, "test.toml", dir.path()).unwrap();
+        if matches!(setup.policies, Policies::Shipped) {
+            // The shipped mesh comes with its intents and classification
+            // rules in the shipped configuration.
+            config.context = Config::embedded(dir.path()).unwrap().context;
+        }
 
         let clock: Arc<dyn Clock> = match &setup.clock {
             Some(c) => c.clone(),
@@ -304,7 +317,11 @@ instance = "test"
 
     /// Sends `request` and checks the invariants every answer must keep.
     pub async fn check(&mut self, request: CheckRequest) -> CheckResponse {
-        let response = self.client.check(request).await.expect("a check never fails as an RPC");
+        let response = self
+            .client
+            .check(request)
+            .await
+            .expect("a check never fails as an RPC");
         let response = response.into_inner();
         assert_invariants(&response);
         response
@@ -338,22 +355,34 @@ pub fn read_records(path: &Path) -> Vec<serde_json::Value> {
 /// A deny carries a non-zero status; an allow carries an ok_response with
 /// exactly one decision-id header, overwriting any client copy.
 pub fn assert_invariants(response: &CheckResponse) {
-    let code = response.status.as_ref().map(|s| s.code).expect("status is always set");
+    let code = response
+        .status
+        .as_ref()
+        .map(|s| s.code)
+        .expect("status is always set");
     match &response.http_response {
         Some(HttpResponse::DeniedResponse(denied)) => {
             assert_ne!(code, 0, "a denied response must carry a non-zero status");
             let http = denied.status.as_ref().map(|s| s.code).unwrap_or(0);
-            assert!([400, 401, 403, 503].contains(&http), "explicit HTTP status, got {http}");
+            assert!(
+                [400, 401, 403, 503].contains(&http),
+                "explicit HTTP status, got {http}"
+            );
         }
         Some(HttpResponse::OkResponse(ok)) => {
             assert_eq!(code, 0, "an ok_response must carry status 0");
             let ids: Vec<_> = ok
                 .headers
                 .iter()
-                .filter(|h| h.header.as_ref().is_some_and(|h| h.key == "x-seam-decision-id"))
+                .filter(|h| {
+                    h.header
+                        .as_ref()
+                        .is_some_and(|h| h.key == "x-seam-decision-id")
+                })
                 .collect();
             assert_eq!(ids.len(), 1, "exactly one decision-id header");
-            assert_eq!(ids[0].append_action, 3, "OVERWRITE_IF_EXISTS_OR_ADD");
+            // OVERWRITE_IF_EXISTS_OR_ADD is 2 in Envoy's HeaderAppendAction.
+            assert_eq!(ids[0].append_action, 2, "OVERWRITE_IF_EXISTS_OR_ADD");
         }
         _ => panic!("every answer carries an http_response"),
     }
