@@ -92,7 +92,9 @@ impl PathError {
 /// other escape written `%XX` in uppercase, characters that have no place
 /// unescaped in a URI (`"`, `<`, `>`, `[`, `]`, `^`, `` ` ``, `{`, `|`,
 /// `}`) escaped, repeated slashes merged and `.`/`..` segments resolved;
-/// a trailing `/` is kept. The query is returned as sent.
+/// a trailing `/` is kept. The query is returned as sent: its escapes are
+/// neither checked nor decoded, but control characters, space, `\` and
+/// non-ASCII bytes are refused anywhere in the target, query included.
 pub fn normalize(raw: &str) -> Result<Target, PathError> {
     if raw.len() > MAX_TARGET_LEN {
         return Err(PathError::TooLong { len: raw.len() });

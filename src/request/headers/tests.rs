@@ -324,3 +324,26 @@ fn error_messages_stay_short_for_hostile_values() {
     let message = intent(&http).unwrap_err().to_string();
     assert!(message.len() < 160, "{} bytes", message.len());
 }
+
+#[test]
+fn debug_output_names_headers_without_their_values() {
+    let http = raw(&[
+        ("txn-token", b"eyJhbGciOi.secret"),
+        ("x-seam-intent", b"read"),
+    ]);
+    let shown = format!("{:?}", Headers::of(&http));
+    assert_eq!(
+        shown,
+        r#"Headers { shape: "raw", names: ["txn-token", "x-seam-intent"] }"#
+    );
+
+    let map = joined(&[
+        ("authorization", "Bearer secret"),
+        ("x-seam-intent", "read"),
+    ]);
+    let shown = format!("{:?}", Headers::of(&map));
+    assert_eq!(
+        shown,
+        r#"Headers { shape: "joined", names: ["authorization", "x-seam-intent"] }"#
+    );
+}
