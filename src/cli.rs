@@ -56,8 +56,10 @@ pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("SEAM_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -219,6 +219,12 @@ async fn check_one(
         if !request.description.is_empty() {
             println!("            {}", request.description);
         }
+        let message = serde_json::from_str::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|body| body["message"].as_str().map(str::to_string));
+        if let Some(message) = message {
+            println!("            seam says: {message}");
+        }
     }
     Ok(expected)
 }
