@@ -391,3 +391,37 @@ async fn f14_one_record_per_outcome_joined_to_the_request_id() {
         "records never hold the certificate"
     );
 }
+
+#[tokio::test]
+async fn the_trace_id_from_envoys_grpc_metadata_lands_in_the_record() {
+    let mut seam = Seam::start(Setup::default()).await;
+    let cert = seam.pki.leaf(REPORTER);
+
+    let mut request = tonic::Request::new(baseline().to_check(&cert).unwrap());
+    request.metadata_mut().insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    let response = seam.client.check(request).await.unwrap().into_inner();
+    assert_invariants(&response);
+
+    let mut in_headers = baseline();
+    in_headers.headers.insert(
+        "traceparent".into(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+    );
+    seam.check_as(&in_headers, &cert).await;
+
+    let mut malformed = baseline();
+    malformed
+        .headers
+        .insert("traceparent".into(), "00-xyz-01".into());
+    seam.check_as(&malformed, &cert).await;
+
+    let records = seam.stop().await;
+    assert_eq!(records[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(records[1]["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(records[2]["trace_id"], "");
+}

@@ -165,3 +165,35 @@ async fn checks_in_flight_at_shutdown_are_answered_and_recorded() {
     assert!(answered >= 1);
     assert_eq!(records.len(), answered, "every answered check was recorded");
 }
+
+#[tokio::test]
+async fn a_full_disk_turns_decisions_into_503s_under_deny_and_into_counted_losses_under_drop() {
+    for (on_full, expected) in [("deny", DENY_ERROR), ("drop", ALLOW)] {
+        let mut seam = Seam::start(Setup {
+            records_path: Some("/dev/full".into()),
+            on_full,
+            ..Setup::default()
+        })
+        .await;
+        let cert = seam.pki.leaf(REPORTER);
+
+        // The first record is accepted into the queue; the writer then finds
+        // the disk full and every later decision follows the loss policy.
+        let _ = seam.check_as(&baseline(), &cert).await;
+        let mut last = None;
+        for _ in 0..100 {
+            let response = seam.check_as(&baseline(), &cert).await;
+            last = Some((outcome(&response), reason(&response)));
+            if outcome(&response) == DENY_ERROR {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let (outcome, reason) = last.unwrap();
+        assert_eq!(outcome, expected, "on_full = {on_full}");
+        if on_full == "deny" {
+            assert_eq!(reason, "record_sink_failed");
+        }
+        seam.stop().await;
+    }
+}

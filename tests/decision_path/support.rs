@@ -165,6 +165,9 @@ pub struct Setup {
     pub unix_socket: bool,
     pub pki: Option<Pki>,
     pub trust_forwarded_chain: bool,
+    /// Where records go instead of the temp folder's file, and the loss policy.
+    pub records_path: Option<String>,
+    pub on_full: &'static str,
 }
 
 impl Default for Setup {
@@ -177,6 +180,8 @@ impl Default for Setup {
             unix_socket: false,
             pki: None,
             trust_forwarded_chain: false,
+            records_path: None,
+            on_full: "deny",
         }
     }
 }
@@ -265,6 +270,7 @@ intents = {intents}
 [records]
 sink = "file"
 path = "{records}"
+on_full = "{on_full}"
 instance = "test"
 {extra}
 "#,
@@ -273,7 +279,12 @@ instance = "test"
             policies = policies.display(),
             intermediates = intermediates,
             bundle = bundle.display(),
-            records = dir.path().join("records.jsonl").display(),
+            records = setup.records_path.clone().unwrap_or_else(|| dir
+                .path()
+                .join("records.jsonl")
+                .display()
+                .to_string()),
+            on_full = setup.on_full,
             extra = setup.extra_toml,
             trust_forwarded_chain = setup.trust_forwarded_chain,
         );
