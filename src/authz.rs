@@ -19,11 +19,12 @@ use std::time::{Instant, SystemTime};
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 
 use crate::clock::Clock;
-use crate::config::ContextConfig;
+use crate::config::Config;
 use crate::identity::{IdentityVerifier, Presented};
-use crate::policy::{Facts, PolicyStore};
+use crate::policy::{CredentialFacts, Facts, PolicyStore};
 use crate::proto::DecisionRecord;
 use crate::record::Recorder;
+use crate::request::credential;
 use crate::sensitivity::Classifier;
 
 pub use outcome::{Denial, DenyKind, Verdict};
@@ -50,29 +51,34 @@ pub struct Authorizer {
     clock: Arc<dyn Clock>,
     instance: String,
     trust_forwarded_chain: bool,
+    api_key_headers: Vec<String>,
+    max_credential_lifetime: i64,
     stats: DecisionStats,
 }
 
 impl Authorizer {
-    /// An authorizer deciding with `policies`, writing to `recorder`.
+    /// An authorizer configured by `config`, deciding with `policies`,
+    /// writing to `recorder`.
     pub fn new(
+        config: &Config,
         identity: IdentityVerifier,
         policies: Arc<PolicyStore>,
-        context: &ContextConfig,
         recorder: Recorder,
         clock: Arc<dyn Clock>,
-        instance: String,
-        trust_forwarded_chain: bool,
     ) -> Authorizer {
+        let max_credential_lifetime =
+            i64::try_from(config.tokens.max_credential_lifetime.as_secs()).unwrap_or(i64::MAX);
         Authorizer {
             identity,
             policies,
-            intents: context.intents.iter().cloned().collect(),
-            classifier: context.classifier.clone(),
+            intents: config.context.intents.iter().cloned().collect(),
+            classifier: config.context.classifier.clone(),
             recorder,
             clock,
-            instance,
-            trust_forwarded_chain,
+            instance: config.records.instance.clone(),
+            trust_forwarded_chain: config.identity.trust_forwarded_chain,
+            api_key_headers: config.tokens.api_key_headers.clone(),
+            max_credential_lifetime,
             stats: DecisionStats::default(),
         }
     }
@@ -183,6 +189,13 @@ impl Authorizer {
         };
         record.policy_set_version = policies.version().to_string();
 
+        let now = crate::clock::unix_seconds(self.clock.now());
+        let found = credential::examine(
+            &seen.headers,
+            &self.api_key_headers,
+            now,
+            self.max_credential_lifetime,
+        );
         let facts = Facts {
             principal: caller.id.as_str(),
             method: &target.method,
@@ -202,6 +215,13 @@ impl Authorizer {
                 .map(|c| c.source_address.clone())
                 .unwrap_or_default(),
             request_id: &record.request_id.clone(),
+            chain: None,
+            credential: CredentialFacts {
+                present: found.present(),
+                kind: found.kind.as_str(),
+                lacks_expiry: found.lacks_expiry,
+                long_lived: found.long_lived,
+            },
         };
         let evaluation = policies.evaluate(&facts).map_err(|e| {
             if e.is_input() {

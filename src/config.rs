@@ -28,8 +28,46 @@ pub struct Config {
     pub context: ContextConfig,
     /// Where decision records go.
     pub records: RecordConfig,
-    /// The folder for development state (the development CA).
+    /// Txn-Tokens and the credentials callers bring.
+    pub tokens: TokenConfig,
+    /// The admin HTTP port.
+    pub admin: AdminConfig,
+    /// The folder for development state (the development CA and keys).
     pub state_dir: PathBuf,
+}
+
+/// Txn-Token minting and verification, and how other credentials are judged.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// `EdDSA` or `ES256`; never taken from a token.
+    pub algorithm: String,
+    /// The `iss` of minted tokens.
+    pub issuer: String,
+    /// Lifetime of a minted token (at most 300 s).
+    pub lifetime: Duration,
+    /// Clock skew allowed when verifying.
+    pub leeway: Duration,
+    /// Longest chain of hops a transaction may take.
+    pub max_chain_depth: usize,
+    /// PKCS#8 PEM signing keys; the last signs, all verify. Empty: a
+    /// development key under the state folder.
+    pub keys: Vec<PathBuf>,
+    /// JWKS files of other issuers whose tokens are accepted.
+    pub trusted_issuers: Vec<PathBuf>,
+    /// Headers that carry API keys.
+    pub api_key_headers: Vec<String>,
+    /// A bearer JWT living longer than this is reported as long-lived.
+    pub max_credential_lifetime: Duration,
+    /// Remove the caller's `authorization` and API-key headers from the
+    /// upstream request when a Txn-Token replaces them.
+    pub strip_credentials: bool,
+}
+
+/// The admin HTTP port (JWKS, health).
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Address to serve on; `None` disables the admin port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// One address seam serves ext_authz on.

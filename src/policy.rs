@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use cedar_policy::{Authorizer, Decision, Effect, EntityUid, PolicyId, Schema};
 
 pub use load::{LoadError, Problem, load_dir};
-pub use request::{Facts, RequestError};
+pub use request::{ChainFacts, CredentialFacts, Facts, RequestError};
 
 /// What seam knows about one policy beyond Cedar's own view of it.
 #[derive(Debug, Clone)]

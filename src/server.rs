@@ -113,13 +113,7 @@ impl Server {
         }
 
         let authorizer = Arc::new(Authorizer::new(
-            identity,
-            policies,
-            &config.context,
-            recorder,
-            clock,
-            config.records.instance.clone(),
-            config.identity.trust_forwarded_chain,
+            &config, identity, policies, recorder, clock,
         ));
         Ok(Server {
             config,

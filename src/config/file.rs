@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    Config, ConfigError, ContextConfig, IdentityConfig, Listen, OnFull, PolicyConfig, RecordConfig,
-    RecordSinkConfig, ServerConfig, TrustDomainConfig, invalid,
+    AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, Listen, OnFull, PolicyConfig,
+    RecordConfig, RecordSinkConfig, ServerConfig, TokenConfig, TrustDomainConfig, invalid,
 };
 use crate::sensitivity::{Classifier, HostPattern, Levels, Rule};
 
@@ -25,6 +25,119 @@ pub struct ConfigFile {
     identity: IdentityFile,
     context: ContextFile,
     records: RecordsFile,
+    tokens: TokensFile,
+    admin: AdminFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct TokensFile {
+    algorithm: String,
+    issuer: String,
+    lifetime_secs: u64,
+    leeway_secs: u64,
+    max_chain_depth: usize,
+    keys: Vec<PathBuf>,
+    trusted_issuers: Vec<PathBuf>,
+    api_key_headers: Vec<String>,
+    max_credential_lifetime_secs: u64,
+    strip_credentials: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct AdminFile {
+    listen: String,
+}
+
+impl Default for TokensFile {
+    fn default() -> Self {
+        TokensFile {
+            algorithm: "EdDSA".into(),
+            issuer: "seam".into(),
+            lifetime_secs: 60,
+            leeway_secs: 30,
+            max_chain_depth: 8,
+            keys: Vec::new(),
+            trusted_issuers: Vec::new(),
+            api_key_headers: vec!["x-api-key".into()],
+            max_credential_lifetime_secs: 86_400,
+            strip_credentials: false,
+        }
+    }
+}
+
+impl Default for AdminFile {
+    fn default() -> Self {
+        AdminFile {
+            listen: "127.0.0.1:9901".into(),
+        }
+    }
+}
+
+impl TokensFile {
+    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<TokenConfig, ConfigError> {
+        if !["EdDSA", "ES256"].contains(&self.algorithm.as_str()) {
+            return Err(invalid(
+                "tokens.algorithm",
+                format!("`{}` is not one of `EdDSA`, `ES256`", self.algorithm),
+            ));
+        }
+        if self.lifetime_secs == 0 || self.lifetime_secs > 300 {
+            return Err(invalid("tokens.lifetime_secs", "must be between 1 and 300"));
+        }
+        if self.leeway_secs > 300 {
+            return Err(invalid("tokens.leeway_secs", "must be at most 300"));
+        }
+        if self.max_chain_depth == 0 || self.max_chain_depth > 32 {
+            return Err(invalid(
+                "tokens.max_chain_depth",
+                "must be between 1 and 32",
+            ));
+        }
+        if self.issuer.is_empty() {
+            return Err(invalid("tokens.issuer", "must not be empty"));
+        }
+        for (i, name) in self.api_key_headers.iter().enumerate() {
+            let plain = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !plain {
+                return Err(invalid(
+                    &format!("tokens.api_key_headers[{i}]"),
+                    format!("`{name}` must be a lowercase header name"),
+                ));
+            }
+        }
+        Ok(TokenConfig {
+            algorithm: self.algorithm,
+            issuer: self.issuer,
+            lifetime: Duration::from_secs(self.lifetime_secs),
+            leeway: Duration::from_secs(self.leeway_secs),
+            max_chain_depth: self.max_chain_depth,
+            keys: self.keys.iter().map(|p| resolve(p)).collect(),
+            trusted_issuers: self.trusted_issuers.iter().map(|p| resolve(p)).collect(),
+            api_key_headers: self.api_key_headers,
+            max_credential_lifetime: Duration::from_secs(self.max_credential_lifetime_secs),
+            strip_credentials: self.strip_credentials,
+        })
+    }
+}
+
+impl AdminFile {
+    fn validate(self) -> Result<AdminConfig, ConfigError> {
+        if self.listen.is_empty() || self.listen == "off" {
+            return Ok(AdminConfig { listen: None });
+        }
+        let addr: std::net::SocketAddr = self.listen.parse().map_err(|_| {
+            invalid(
+                "admin.listen",
+                format!("`{}` is not `ip:port` or `off`", self.listen),
+            )
+        })?;
+        Ok(AdminConfig { listen: Some(addr) })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +283,8 @@ impl ConfigFile {
         let identity = self.identity.validate(&resolve)?;
         let context = self.context.validate()?;
         let records = self.records.validate(&resolve)?;
+        let tokens = self.tokens.validate(&resolve)?;
+        let admin = self.admin.validate()?;
         let policy = PolicyConfig {
             dir: resolve(&self.policy.dir),
         };
@@ -181,6 +296,8 @@ impl ConfigFile {
             identity,
             context,
             records,
+            tokens,
+            admin,
             state_dir,
         })
     }

@@ -46,6 +46,49 @@ pub struct Facts<'a> {
     pub source_address: &'a str,
     /// Request id.
     pub request_id: &'a str,
+    /// The transaction this request continues, if it carries a valid token.
+    pub chain: Option<ChainFacts<'a>>,
+    /// The caller's other credential.
+    pub credential: CredentialFacts,
+}
+
+/// A verified transaction chain, as policies see it.
+#[derive(Debug, Clone)]
+pub struct ChainFacts<'a> {
+    /// Transaction id.
+    pub txn: &'a str,
+    /// Hops before this one.
+    pub depth: i64,
+    /// The workloads the authority passed through, origin first.
+    pub workloads: &'a [String],
+    /// The purpose fixed at the origin.
+    pub scope: &'a str,
+    /// Whether the token was bound to the workload presenting it.
+    pub bound: bool,
+}
+
+/// The caller's other credential, as policies see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialFacts {
+    /// Whether one was sent.
+    pub present: bool,
+    /// Its kind (`none`, `bearer_jwt`, ...).
+    pub kind: &'static str,
+    /// A JWT without `exp`.
+    pub lacks_expiry: bool,
+    /// A JWT living longer than the configured limit.
+    pub long_lived: bool,
+}
+
+impl Default for CredentialFacts {
+    fn default() -> Self {
+        CredentialFacts {
+            present: false,
+            kind: "none",
+            lacks_expiry: false,
+            long_lived: false,
+        }
+    }
 }
 
 /// A request that cannot be put to Cedar.
@@ -184,6 +227,29 @@ fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Request
     Entity::new(destination, attrs, parents).map_err(|e| RequestError::Refused(e.to_string()))
 }
 
+fn chain_record(chain: &ChainFacts<'_>) -> Result<RestrictedExpression, RequestError> {
+    let origin = chain.workloads.first().map(String::as_str).unwrap_or("");
+    RestrictedExpression::new_record([
+        ("txn".to_string(), string(chain.txn)),
+        (
+            "depth".to_string(),
+            RestrictedExpression::new_long(chain.depth),
+        ),
+        ("origin".to_string(), string(origin)),
+        (
+            "workloads".to_string(),
+            RestrictedExpression::new_set(chain.workloads.iter().map(|w| string(w))),
+        ),
+        ("route".to_string(), string(&chain.workloads.join(" > "))),
+        ("scope".to_string(), string(chain.scope)),
+        (
+            "bound".to_string(),
+            RestrictedExpression::new_bool(chain.bound),
+        ),
+    ])
+    .map_err(|e| RequestError::Refused(e.to_string()))
+}
+
 fn context(facts: &Facts<'_>) -> Result<Context, RequestError> {
     let mut pairs = vec![
         ("sensitivity".to_string(), string(facts.sensitivity)),
@@ -202,5 +268,26 @@ fn context(facts: &Facts<'_>) -> Result<Context, RequestError> {
     if let Some(intent) = facts.intent {
         pairs.push(("intent".to_string(), string(intent)));
     }
+    if let Some(chain) = &facts.chain {
+        pairs.push(("chain".to_string(), chain_record(chain)?));
+    }
+    let credential = &facts.credential;
+    let credential = RestrictedExpression::new_record([
+        (
+            "present".to_string(),
+            RestrictedExpression::new_bool(credential.present),
+        ),
+        ("kind".to_string(), string(credential.kind)),
+        (
+            "lacks_expiry".to_string(),
+            RestrictedExpression::new_bool(credential.lacks_expiry),
+        ),
+        (
+            "long_lived".to_string(),
+            RestrictedExpression::new_bool(credential.long_lived),
+        ),
+    ])
+    .map_err(|e| RequestError::Refused(e.to_string()))?;
+    pairs.push(("credential".to_string(), credential));
     Context::from_pairs(pairs).map_err(|e| RequestError::Refused(e.to_string()))
 }

@@ -23,6 +23,8 @@ fn facts<'a>(principal: &'a str, method: &'a str, host: &'a str, path: &'a str) 
         query: "",
         source_address: "10.0.0.7:51234",
         request_id: "req-1",
+        chain: None,
+        credential: CredentialFacts::default(),
     }
 }
 
