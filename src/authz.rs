@@ -83,6 +83,26 @@ impl Authorizer {
         }
     }
 
+    /// What keeps this authorizer from answering allows, if anything:
+    /// empty when ready.
+    pub fn not_ready(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.policies.snapshot().is_none() {
+            missing.push("no policy set loaded");
+        }
+        missing
+    }
+
+    /// The public keys of minted tokens, as a JWK set.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": [] })
+    }
+
+    /// Identity cache (hits, misses).
+    pub fn identity_cache_stats(&self) -> (u64, u64) {
+        self.identity.cache_stats()
+    }
+
     /// Outcome counters.
     pub fn stats(&self) -> &DecisionStats {
         &self.stats

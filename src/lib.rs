@@ -10,6 +10,7 @@
 //! [`record`] (the decision trail) → back to [`authz`], which turns every
 //! outcome into the `CheckResponse` Envoy expects.
 
+pub mod admin;
 pub mod authz;
 pub mod cli;
 pub mod clock;

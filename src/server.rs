@@ -146,9 +146,20 @@ impl Server {
             };
             listeners.push(bound);
         }
+        let admin =
+            match self.config.admin.listen {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
+                    |source| StartError::Bind {
+                        address: format!("admin {addr}"),
+                        source,
+                    },
+                )?),
+                None => None,
+            };
         Ok(Bound {
             server: self,
             listeners,
+            admin,
         })
     }
 }
@@ -162,6 +173,7 @@ enum BoundListener {
 pub struct Bound {
     server: Server,
     listeners: Vec<BoundListener>,
+    admin: Option<tokio::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -189,10 +201,22 @@ impl Bound {
         &self.server.authorizer
     }
 
+    /// The admin port's address, when enabled.
+    pub fn admin_address(&self) -> Option<String> {
+        self.admin
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight checks and
     /// writes every queued record.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-        let Bound { server, listeners } = self;
+        let Bound {
+            server,
+            listeners,
+            admin,
+        } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let ready = server.authorizer.policies().snapshot().is_some();
         let status = if ready {
@@ -230,15 +254,35 @@ impl Bound {
                         .unwrap_or_default();
                     tracing::info!(address = %local, "serving ext_authz over tcp");
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    tasks.spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+                    let serve = router.serve_with_incoming_shutdown(incoming, stopped);
+                    tasks.spawn(async move { serve.await.map_err(|e| e.to_string()) });
                 }
                 BoundListener::Unix(listener, path) => {
                     tracing::info!(path = %path.display(), "serving ext_authz over a unix socket");
                     socket_files.push(path);
                     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-                    tasks.spawn(router.serve_with_incoming_shutdown(incoming, stopped));
+                    let serve = router.serve_with_incoming_shutdown(incoming, stopped);
+                    tasks.spawn(async move { serve.await.map_err(|e| e.to_string()) });
                 }
             }
+        }
+
+        if let Some(listener) = admin {
+            let local = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            tracing::info!(address = %local, "serving the admin port over http");
+            let router = crate::admin::router(server.authorizer.clone());
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            });
         }
 
         let mut failure = None;
@@ -246,7 +290,7 @@ impl Bound {
             () = shutdown => tracing::info!("shutting down: finishing in-flight checks"),
             Some(result) = tasks.join_next() => {
                 let error = match result {
-                    Ok(Err(error)) => error.to_string(),
+                    Ok(Err(error)) => error,
                     Ok(Ok(())) => "a listener stopped".to_string(),
                     Err(error) => error.to_string(),
                 };

@@ -197,3 +197,45 @@ async fn a_full_disk_turns_decisions_into_503s_under_deny_and_into_counted_losse
         seam.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_admin_port_reports_health_readiness_and_counters() {
+    let mut seam = Seam::start(Setup::default()).await;
+    let cert = seam.pki.leaf(REPORTER);
+    seam.check_as(&baseline(), &cert).await;
+    seam.check_as(&baseline(), &cert).await;
+    let mut admin = baseline();
+    admin.url = "https://reports.internal.example/v1/admin".into();
+    seam.check_as(&admin, &cert).await;
+
+    assert_eq!(http_get(&seam.admin, "/healthz").await.0, 200);
+    assert_eq!(http_get(&seam.admin, "/readyz").await.0, 200);
+    let (status, metrics) = http_get(&seam.admin, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("seam_decisions_total{outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("seam_decisions_total{outcome=\"denied\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("seam_identity_cache_total{result=\"hit\"} 2"),
+        "{metrics}"
+    );
+    let (_, status) = http_get(&seam.admin, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["policy_set"]["version"].as_str().unwrap().len(), 16);
+    seam.stop().await;
+
+    let empty = Seam::start(Setup {
+        policies: Policies::Empty,
+        ..Setup::default()
+    })
+    .await;
+    let (status, body) = http_get(&empty.admin, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("no policy set loaded"), "{body}");
+    empty.stop().await;
+}

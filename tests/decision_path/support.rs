@@ -191,6 +191,7 @@ pub struct Seam {
     pub dir: tempfile::TempDir,
     pub pki: Pki,
     pub addresses: Vec<String>,
+    pub admin: String,
     pub client: AuthorizationClient<tonic::transport::Channel>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -267,6 +268,8 @@ name = "example.org"
 bundle = "{bundle}"
 [context]
 intents = {intents}
+[admin]
+listen = "127.0.0.1:0"
 [records]
 sink = "file"
 path = "{records}"
@@ -302,6 +305,7 @@ instance = "test"
         let server = Server::build_with_clock(config, clock).unwrap();
         let bound = server.bind().await.unwrap();
         let addresses = bound.addresses();
+        let admin = bound.admin_address().unwrap();
 
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -320,6 +324,7 @@ instance = "test"
             dir,
             pki,
             addresses,
+            admin,
             client,
             stop: Some(stop),
             task: Some(task),
@@ -447,4 +452,20 @@ pub fn with_raw_certificate(file: &RequestFile, field: &str) -> CheckRequest {
 /// Percent-encodes as Envoy does.
 pub fn encode(pem: &str) -> String {
     encode_certificate(pem)
+}
+
+/// A plain HTTP/1.1 GET against the admin port: (status, body).
+pub async fn http_get(address: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: seam\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
