@@ -79,6 +79,13 @@ pub enum DevError {
         source: SpiffeIdError,
     },
 
+    /// The trust domain is made only of dots, so it cannot name a folder.
+    #[error("development trust domain `{name}` cannot name a folder")]
+    UnsafeTrustDomain {
+        /// The name given.
+        name: String,
+    },
+
     /// The requested SPIFFE ID is not a valid workload ID.
     #[error("cannot mint an svid: {0}")]
     SpiffeId(SpiffeIdError),
@@ -134,6 +141,11 @@ impl DevCa {
             name: trust_domain.to_owned(),
             source,
         })?;
+        if trust_domain.bytes().all(|b| b == b'.') {
+            return Err(DevError::UnsafeTrustDomain {
+                name: trust_domain.to_owned(),
+            });
+        }
 
         let dir = state_dir.join("dev-ca").join(trust_domain);
         let ca = match (dir.join(CA_FILE).exists(), dir.join(KEY_FILE).exists()) {

@@ -137,6 +137,15 @@ impl IntermediatePool {
         Ok(IntermediatePool { certs })
     }
 
+    /// Builds a pool from PEM text holding intermediate CA certificates.
+    pub fn from_pem(pem: &str) -> Result<Self, BundleError> {
+        let certs = parse_pem_file(pem.as_bytes()).map_err(|reason| BundleError::Invalid {
+            origin: "intermediates".to_owned(),
+            reason,
+        })?;
+        Ok(IntermediatePool { certs })
+    }
+
     /// A pool with no intermediates: only leaves issued directly by a root verify.
     pub fn empty() -> Self {
         IntermediatePool::default()
