@@ -332,3 +332,31 @@ fn gives_up_on_paths_longer_than_the_depth_limit() {
     let short_cert = chain[5].svid(REPORTER);
     assert_eq!(outcome(&verify_cert(&verifier, &short_cert)), "ok");
 }
+
+#[test]
+fn finds_the_issuer_among_many_with_the_same_name_by_key_identifier() {
+    let root = Ca::root("root", "example.org");
+    let decoys: Vec<Ca> = (0..70).map(|_| root.intermediate("intermediate")).collect();
+    let issuer = root.intermediate("intermediate");
+    let mut params = leaf_params(REPORTER);
+    params.use_authority_key_identifier_extension = true;
+    let cert = issuer.issue(&params);
+
+    let mut pool: Vec<&Ca> = decoys.iter().collect();
+    pool.push(&issuer);
+    let (verifier, _) = verifier_with(&[("example.org", &root)], &pool, VerifierOptions::default());
+    assert_eq!(outcome(&verify_cert(&verifier, &cert)), "ok");
+}
+
+#[test]
+fn gives_up_after_a_fixed_number_of_signature_checks() {
+    let root = Ca::root("root", "example.org");
+    let decoys: Vec<Ca> = (0..70).map(|_| root.intermediate("intermediate")).collect();
+    let issuer = root.intermediate("intermediate");
+    let cert = issuer.svid(REPORTER);
+
+    let mut pool: Vec<&Ca> = decoys.iter().collect();
+    pool.push(&issuer);
+    let (verifier, _) = verifier_with(&[("example.org", &root)], &pool, VerifierOptions::default());
+    assert_eq!(outcome(&verify_cert(&verifier, &cert)), "untrusted_chain");
+}
