@@ -11,7 +11,6 @@
 //! that expects a bundle file) and `bundle.spiffe.json`.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use crate::identity::{SpiffeId, SpiffeIdError, check_trust_domain, decode_certificate_field};
+
+use files::{check_key_permissions, create_private_dir, read_string, write_new_file};
 
 const CA_FILE: &str = "ca.pem";
 const KEY_FILE: &str = "ca-key.pem";
@@ -77,6 +78,13 @@ pub enum DevError {
         name: String,
         /// Why it is invalid.
         source: SpiffeIdError,
+    },
+
+    /// The trust domain is made only of dots, so it cannot name a folder.
+    #[error("development trust domain `{name}` cannot name a folder")]
+    UnsafeTrustDomain {
+        /// The name given.
+        name: String,
     },
 
     /// The requested SPIFFE ID is not a valid workload ID.
@@ -134,6 +142,11 @@ impl DevCa {
             name: trust_domain.to_owned(),
             source,
         })?;
+        if trust_domain.bytes().all(|b| b == b'.') {
+            return Err(DevError::UnsafeTrustDomain {
+                name: trust_domain.to_owned(),
+            });
+        }
 
         let dir = state_dir.join("dev-ca").join(trust_domain);
         let ca = match (dir.join(CA_FILE).exists(), dir.join(KEY_FILE).exists()) {
@@ -380,67 +393,7 @@ fn generate_error(err: rcgen::Error) -> DevError {
     DevError::Generate(err.to_string())
 }
 
-fn read_string(path: &Path) -> Result<String, DevError> {
-    std::fs::read_to_string(path).map_err(|source| DevError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), DevError> {
-    let io_error = |source| DevError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io_error)
-}
-
-/// Writes a file that must not exist yet, with `mode` on Unix.
-fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), DevError> {
-    let io_error = |source| DevError::Io {
-        path: path.to_owned(),
-        source,
-    };
-
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-
-    let mut file = options.open(path).map_err(io_error)?;
-    file.write_all(contents).map_err(io_error)?;
-    file.sync_all().map_err(io_error)
-}
-
-#[cfg(unix)]
-fn check_key_permissions(path: &Path) -> Result<(), DevError> {
-    use std::os::unix::fs::PermissionsExt;
-
-    let metadata = std::fs::metadata(path).map_err(|source| DevError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(DevError::KeyPermissions {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_key_permissions(_: &Path) -> Result<(), DevError> {
-    Ok(())
-}
+mod files;
 
 #[cfg(test)]
 mod tests;

@@ -7,13 +7,14 @@
 //! verified SPIFFE ID or an [`IdentityError`] whose reason code goes into the
 //! decision record.
 //!
-//! The steps, each in its own module: decode the certificate field
-//! ([`field`](self::decode_certificate_field)), apply the X.509-SVID leaf
-//! rules (`svid`), choose the bundle by the leaf's trust domain (`bundle`),
-//! build and check a signature path to one of that bundle's roots (`chain`,
-//! with intermediates from the pool and the trusted `xfcc` chain), then
-//! compare the verified ID with Envoy's principal. Successes are cached
-//! (`cache`) until their path's validity ends.
+//! The steps, each in its own module: decode the certificate field (`field`,
+//! see [`decode_certificate_field`]), apply the X.509-SVID leaf rules
+//! (`svid`), choose the bundle by the leaf's trust domain (`bundle`), build
+//! and check a signature path to one of that bundle's roots (`chain`, with
+//! intermediates from the pool and the trusted `xfcc` chain), then compare
+//! the verified ID with Envoy's principal. Successes are cached (`cache`)
+//! until their path's validity ends; the principal is compared on every
+//! call, cached or not.
 
 mod bundle;
 mod cache;
@@ -66,6 +67,7 @@ pub struct VerifiedIdentity {
 #[derive(Debug, Clone, Copy)]
 pub struct Presented<'a> {
     /// `attributes.source.certificate` as sent: percent-encoded PEM, or empty.
+    /// Raw, un-encoded PEM is accepted too (percent-decoding leaves it unchanged).
     pub certificate: &'a str,
     /// `attributes.source.principal` as sent; may be empty.
     pub principal: &'a str,

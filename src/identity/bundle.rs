@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde::Deserialize;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
 
 use super::error::BundleError;
 use super::field::{Surroundings, parse_certificate, pem_certificates};
@@ -33,14 +35,46 @@ pub(crate) struct StoredCert {
     pub(crate) der: Vec<u8>,
     /// The DER encoding of its subject name, matched against issuer names.
     pub(crate) subject: Vec<u8>,
+    /// Its subject key identifier, matched against a child's authority key
+    /// identifier to skip signature checks that cannot succeed.
+    pub(crate) key_id: Option<Vec<u8>>,
 }
 
 impl StoredCert {
-    /// Checks `der` parses as one certificate and records its subject.
+    /// Checks `der` parses as one certificate and records its subject and
+    /// key identifier.
     pub(crate) fn from_der(der: Vec<u8>) -> Result<StoredCert, String> {
-        let subject = parse_certificate(&der)?.subject().as_raw().to_vec();
-        Ok(StoredCert { der, subject })
+        let cert = parse_certificate(&der)?;
+        let subject = cert.subject().as_raw().to_vec();
+        let key_id = subject_key_id(&cert).map(<[u8]>::to_vec);
+        Ok(StoredCert {
+            der,
+            subject,
+            key_id,
+        })
     }
+}
+
+/// The subject key identifier of `cert`, if it has one.
+pub(crate) fn subject_key_id<'a>(cert: &X509Certificate<'a>) -> Option<&'a [u8]> {
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0),
+            _ => None,
+        })
+}
+
+/// The key identifier in the authority key identifier of `cert`, if any.
+pub(crate) fn authority_key_id<'a>(cert: &X509Certificate<'a>) -> Option<&'a [u8]> {
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|id| id.0)
+            }
+            _ => None,
+        })
 }
 
 /// Root CA certificates, grouped by the trust domain they may vouch for.
@@ -134,6 +168,15 @@ impl IntermediatePool {
             })?;
             certs.extend(parsed);
         }
+        Ok(IntermediatePool { certs })
+    }
+
+    /// Builds a pool from PEM text holding intermediate CA certificates.
+    pub fn from_pem(pem: &str) -> Result<Self, BundleError> {
+        let certs = parse_pem_file(pem.as_bytes()).map_err(|reason| BundleError::Invalid {
+            origin: "intermediates".to_owned(),
+            reason,
+        })?;
         Ok(IntermediatePool { certs })
     }
 

@@ -4,8 +4,8 @@
 //! trust domain. Candidate issuers are that bundle's roots (the only trust
 //! anchors), the configured intermediate pool and, when the operator trusts
 //! it, the chain forwarded in `x-forwarded-client-cert`. Candidates match by
-//! issuer and subject name and must prove it with a signature; order and
-//! extras do not matter. The search is depth-limited, never revisits a
+//! issuer and subject name (and by key identifier when both sides carry
+//! one) and must prove it with a signature; order and extras do not matter. The search is depth-limited, never revisits a
 //! certificate and has a fixed budget of signature checks, so hostile input
 //! cannot make it expensive.
 
@@ -18,7 +18,7 @@ use x509_parser::oid_registry::{
     OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
 };
 
-use super::bundle::StoredCert;
+use super::bundle::{StoredCert, authority_key_id};
 use super::error::IdentityError;
 use super::field::parse_certificate;
 use super::spiffe_id::{SpiffeId, parse_trust_domain_id};
@@ -105,10 +105,19 @@ impl<'a> Search<'a, '_> {
     fn extend(&mut self, path: &mut Vec<X509Certificate<'a>>) -> Option<Window> {
         let candidates = self.candidates;
         let position = path.len();
-        let wanted: &'a [u8] = path.last()?.tbs_certificate.issuer.as_raw();
+        let child = path.last()?;
+        let wanted: &'a [u8] = child.tbs_certificate.issuer.as_raw();
+        let wanted_key = authority_key_id(child);
+        let may_have_signed = |candidate: &StoredCert| {
+            candidate.subject == wanted
+                && match (wanted_key, candidate.key_id.as_deref()) {
+                    (Some(wanted), Some(key_id)) => wanted == key_id,
+                    _ => true,
+                }
+        };
 
         for anchor in candidates.anchors {
-            if anchor.subject != wanted {
+            if !may_have_signed(anchor) {
                 continue;
             }
             let Some(root) = self.accept_signer(path.last()?, anchor, position) else {
@@ -123,7 +132,7 @@ impl<'a> Search<'a, '_> {
         }
 
         for candidate in candidates.intermediates.iter().copied() {
-            if candidate.subject != wanted || path.iter().any(|c| c.as_raw() == candidate.der) {
+            if !may_have_signed(candidate) || path.iter().any(|c| c.as_raw() == candidate.der) {
                 continue;
             }
             let Some(cert) = self.accept_signer(path.last()?, candidate, position) else {

@@ -208,7 +208,8 @@ fn check_between(text: &[u8], surroundings: Surroundings) -> Result<(), String> 
 /// Parses one DER certificate, refusing trailing bytes and a signature
 /// algorithm that differs between the signed part and the outer structure.
 pub(crate) fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|err| err.to_string())?;
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|err| format!("DER does not parse: {err}"))?;
     if !rest.is_empty() {
         return Err(format!("{} bytes after the certificate", rest.len()));
     }
