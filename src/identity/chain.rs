@@ -12,17 +12,15 @@
 use std::time::{Duration, SystemTime};
 
 use x509_parser::certificate::X509Certificate;
-use x509_parser::oid_registry::{
-    OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER, OID_X509_EXT_BASIC_CONSTRAINTS,
-    OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_KEY_USAGE, OID_X509_EXT_SUBJECT_ALT_NAME,
-    OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
-};
 
 use super::bundle::{StoredCert, authority_key_id};
 use super::error::IdentityError;
 use super::field::parse_certificate;
 use super::spiffe_id::{SpiffeId, parse_trust_domain_id};
-use super::svid::{check_extensions_parse, check_validity, describe, uri_sans, validity};
+use super::svid::{
+    check_extensions_parse, check_validity, describe, unknown_critical_extension, uri_sans,
+    validity,
+};
 
 /// Most certificates in a path, leaf and root included.
 pub(crate) const MAX_PATH_LEN: usize = 8;
@@ -222,19 +220,7 @@ fn check_signer(cert: &X509Certificate<'_>, position: usize) -> Result<(), Strin
         _ => return Err(format!("`{name}` is not allowed to sign certificates")),
     }
 
-    let known = [
-        OID_X509_EXT_SUBJECT_ALT_NAME,
-        OID_X509_EXT_BASIC_CONSTRAINTS,
-        OID_X509_EXT_KEY_USAGE,
-        OID_X509_EXT_EXTENDED_KEY_USAGE,
-        OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
-        OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER,
-    ];
-    if let Some(ext) = cert
-        .extensions()
-        .iter()
-        .find(|ext| ext.critical && !known.contains(&ext.oid))
-    {
+    if let Some(ext) = unknown_critical_extension(cert) {
         return Err(format!(
             "`{name}` has unknown critical extension `{}`",
             ext.oid.to_id_string()

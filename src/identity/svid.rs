@@ -10,7 +10,7 @@
 use std::time::{Duration, SystemTime};
 
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::{GeneralName, ParsedExtension, X509Extension};
 use x509_parser::oid_registry::{
     OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER, OID_X509_EXT_BASIC_CONSTRAINTS,
     OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_KEY_USAGE, OID_X509_EXT_SUBJECT_ALT_NAME,
@@ -49,19 +49,7 @@ pub(crate) fn check_leaf(cert: &X509Certificate<'_>) -> Result<SpiffeId, Identit
         return Err(IdentityError::SvidExtendedKeyUsage { id: id.to_string() });
     }
 
-    let known = [
-        OID_X509_EXT_SUBJECT_ALT_NAME,
-        OID_X509_EXT_BASIC_CONSTRAINTS,
-        OID_X509_EXT_KEY_USAGE,
-        OID_X509_EXT_EXTENDED_KEY_USAGE,
-        OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
-        OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER,
-    ];
-    if let Some(ext) = cert
-        .extensions()
-        .iter()
-        .find(|ext| ext.critical && !known.contains(&ext.oid))
-    {
+    if let Some(ext) = unknown_critical_extension(cert) {
         return Err(IdentityError::SvidCriticalExtension {
             id: id.to_string(),
             oid: ext.oid.to_id_string(),
@@ -92,6 +80,24 @@ pub(crate) fn check_extensions_parse(cert: &X509Certificate<'_>) -> Result<(), S
 
 /// Every URI SAN, as text. A URI that is not valid UTF-8 is kept in lossy
 /// form so it still counts and then fails SPIFFE ID parsing.
+/// The first critical extension seam does not process, if any. Such an
+/// extension means the issuer required a check seam cannot make.
+pub(crate) fn unknown_critical_extension<'a>(
+    cert: &'a X509Certificate<'_>,
+) -> Option<&'a X509Extension<'a>> {
+    let known = [
+        OID_X509_EXT_SUBJECT_ALT_NAME,
+        OID_X509_EXT_BASIC_CONSTRAINTS,
+        OID_X509_EXT_KEY_USAGE,
+        OID_X509_EXT_EXTENDED_KEY_USAGE,
+        OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
+        OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER,
+    ];
+    cert.extensions()
+        .iter()
+        .find(|ext| ext.critical && !known.contains(&ext.oid))
+}
+
 pub(crate) fn uri_sans(cert: &X509Certificate<'_>) -> Result<Vec<String>, String> {
     let san = cert
         .subject_alternative_name()
