@@ -7,6 +7,7 @@ mod claims;
 mod forgery;
 mod mint;
 mod rotation;
+mod window;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -192,6 +193,36 @@ fn claims_of(token: &str) -> Value {
 /// The header of `token`, unverified.
 fn header_of(token: &str) -> Value {
     inspect(token).unwrap()["header"].clone()
+}
+
+/// Sets `name` in the claims, or removes it when `value` is null.
+fn set(name: &'static str, value: Value) -> impl FnOnce(&mut Value) {
+    move |claims| {
+        let claims = claims.as_object_mut().unwrap();
+        if value.is_null() {
+            claims.remove(name);
+        } else {
+            claims.insert(name.to_owned(), value);
+        }
+    }
+}
+
+/// An `act` claim naming `count` actors.
+fn actors(count: usize) -> Value {
+    (0..count).fold(Value::Null, |inner, i| {
+        let mut act = json!({ "sub": format!("spiffe://example.org/hop/{i}") });
+        if !inner.is_null() {
+            act["act"] = inner;
+        }
+        act
+    })
+}
+
+/// The genuine claims text with `from` replaced by `to`, signed.
+fn replaced(fixture: &Fixture, from: &str, to: &str) -> String {
+    let claims = claims_of(&fixture.mint(&origin_grant()).token).to_string();
+    assert!(claims.contains(from), "{claims}");
+    fixture.sign_raw(&fixture.header().to_string(), &claims.replacen(from, to, 1))
 }
 
 #[test]
