@@ -252,15 +252,34 @@ pub enum SettingsError {
     Issuer(usize),
 }
 
-/// `value` cut to a short prefix for an error message, marked when cut.
+/// `value` cut to a short prefix for an error message, marked when cut,
+/// with control characters escaped so a message stays on one line.
 pub(crate) fn shown(value: &str) -> String {
-    if value.len() <= SHOWN_BYTES {
-        return value.to_owned();
+    let mut out = String::with_capacity(value.len().min(SHOWN_BYTES) + 3);
+    for c in value.chars() {
+        if out.len() >= SHOWN_BYTES {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
+}
 
-    let mut end = SHOWN_BYTES;
-    while !value.is_char_boundary(end) {
-        end -= 1;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_values_are_cut_and_kept_on_one_line() {
+        assert_eq!(shown("spiffe://example.org/a"), "spiffe://example.org/a");
+        assert_eq!(shown("a\nb\u{0}"), "a\\nb\\u{0}");
+        let long = shown(&"é".repeat(100));
+        assert!(long.ends_with("..."));
+        assert!(long.len() <= SHOWN_BYTES + 5);
     }
-    format!("{}...", &value[..end])
 }

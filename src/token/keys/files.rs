@@ -97,7 +97,22 @@ fn read_private_key(algorithm: Algorithm, path: &Path) -> Result<PrivateKey, Key
     }
     let text = Zeroizing::new(std::fs::read(path).map_err(io)?);
 
-    let blocks = pem::parse_many(&*text).map_err(|err| not_pkcs8(err.to_string()))?;
+    parse_private_pem(algorithm, &text, path)
+}
+
+/// Reads PEM text holding exactly one PKCS#8 private key for `algorithm`;
+/// `origin` names it in errors.
+fn parse_private_pem(
+    algorithm: Algorithm,
+    text: &[u8],
+    origin: &Path,
+) -> Result<PrivateKey, KeyError> {
+    let not_pkcs8 = |reason: String| KeyError::NotPkcs8 {
+        path: origin.to_owned(),
+        reason,
+    };
+
+    let blocks = pem::parse_many(text).map_err(|err| not_pkcs8(err.to_string()))?;
     let mut blocks = blocks.into_iter();
     let (Some(block), None) = (blocks.next(), blocks.next()) else {
         return Err(not_pkcs8("expected exactly one PEM block".to_owned()));
@@ -106,7 +121,7 @@ fn read_private_key(algorithm: Algorithm, path: &Path) -> Result<PrivateKey, Key
         return Err(not_pkcs8(format!("found a `{}` block", block.tag())));
     }
 
-    parse_pkcs8(algorithm, Zeroizing::new(block.into_contents()), path)
+    parse_pkcs8(algorithm, Zeroizing::new(block.into_contents()), origin)
 }
 
 impl KeyRing {
@@ -125,6 +140,17 @@ impl KeyRing {
             .map(|path| read_private_key(algorithm, path))
             .collect::<Result<Vec<_>, _>>()?;
         Self::from_private_keys(algorithm, keys, "configured key files")
+    }
+
+    /// [`KeyRing::load`] from PEM text held in memory rather than files
+    /// (keys handed over by a secret store, tests, tooling), oldest first.
+    pub fn from_pkcs8_pems(pems: &[&str], algorithm: Algorithm) -> Result<Self, KeyError> {
+        let origin = Path::new("in-memory key");
+        let keys = pems
+            .iter()
+            .map(|pem| parse_private_pem(algorithm, pem.as_bytes(), origin))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_private_keys(algorithm, keys, "in-memory keys")
     }
 
     /// Loads every `<state_dir>/keys/signing-<n>.pem` for `algorithm`,
