@@ -21,13 +21,14 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::{IdentityVerifier, Presented};
-use crate::policy::{CredentialFacts, Facts, PolicyStore};
+use crate::policy::{ChainFacts, CredentialFacts, Facts, PolicyStore};
 use crate::proto::DecisionRecord;
 use crate::record::Recorder;
 use crate::request::credential;
 use crate::sensitivity::Classifier;
+use crate::token::{Grant, Inbound, NO_SCOPE, TXN_TOKEN_HEADER, TokenError, Tokens};
 
-pub use outcome::{Denial, DenyKind, Verdict};
+pub use outcome::{Denial, DenyKind, Upstream, Verdict};
 
 /// Counts of outcomes in Envoy's vocabulary.
 #[derive(Debug, Default)]
@@ -53,6 +54,8 @@ pub struct Authorizer {
     trust_forwarded_chain: bool,
     api_key_headers: Vec<String>,
     max_credential_lifetime: i64,
+    strip_credentials: bool,
+    tokens: Tokens,
     stats: DecisionStats,
 }
 
@@ -62,6 +65,7 @@ impl Authorizer {
     pub fn new(
         config: &Config,
         identity: IdentityVerifier,
+        tokens: Tokens,
         policies: Arc<PolicyStore>,
         recorder: Recorder,
         clock: Arc<dyn Clock>,
@@ -79,6 +83,8 @@ impl Authorizer {
             trust_forwarded_chain: config.identity.trust_forwarded_chain,
             api_key_headers: config.tokens.api_key_headers.clone(),
             max_credential_lifetime,
+            strip_credentials: config.tokens.strip_credentials,
+            tokens,
             stats: DecisionStats::default(),
         }
     }
@@ -95,7 +101,12 @@ impl Authorizer {
 
     /// The public keys of minted tokens, as a JWK set.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({ "keys": [] })
+        self.tokens.jwks()
+    }
+
+    /// The token issuer, e.g. to rotate its keys.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// Identity cache (hits, misses).
@@ -187,7 +198,9 @@ impl Authorizer {
         read::describe_caller(&caller, record);
 
         let target = read::target(attributes, http, record)?;
-        let intent = read::intent(&seen.headers, &self.intents, record)?;
+        let declared = read::intent(&seen.headers, &self.intents, record)?;
+        let inbound = self.inbound_token(&seen.headers, &caller.id, record)?;
+        let intent = effective_intent(declared, inbound.as_ref())?;
         let route_label = attributes.context_extensions.get("sensitivity");
         let sensitivity = self
             .classifier
@@ -216,6 +229,7 @@ impl Authorizer {
             now,
             self.max_credential_lifetime,
         );
+        record.credential = found.kind.as_str().to_string();
         let facts = Facts {
             principal: caller.id.as_str(),
             method: &target.method,
@@ -235,7 +249,13 @@ impl Authorizer {
                 .map(|c| c.source_address.clone())
                 .unwrap_or_default(),
             request_id: &record.request_id.clone(),
-            chain: None,
+            chain: inbound.as_ref().map(|t| ChainFacts {
+                txn: &t.txn,
+                depth: i64::try_from(t.depth).unwrap_or(i64::MAX),
+                workloads: &t.chain,
+                scope: &t.scope,
+                bound: t.holder.is_some(),
+            }),
             credential: CredentialFacts {
                 present: found.present(),
                 kind: found.kind.as_str(),
@@ -278,7 +298,93 @@ impl Authorizer {
             denial.message = evaluation.reason;
             return Err(denial);
         }
-        Ok(Verdict::Allow)
+
+        let holder = attributes
+            .destination
+            .as_ref()
+            .map(|d| d.principal.as_str())
+            .and_then(|p| crate::identity::SpiffeId::parse(p).ok());
+        let audience = holder
+            .as_ref()
+            .map(|h| h.trust_domain().to_string())
+            .unwrap_or_else(|| caller.id.trust_domain().to_string());
+        let grant = Grant {
+            audience: inbound
+                .as_ref()
+                .map(|t| t.audience.as_str())
+                .unwrap_or(&audience),
+            caller: caller.id.as_str(),
+            holder: holder.as_ref().map(|h| h.as_str()),
+            service: &target.service,
+            method: &target.method,
+            path: &target.path.path,
+            sensitivity: &sensitivity.name,
+            intent: intent.as_deref(),
+            decision_id: &record.decision_id,
+            source_address: facts.source_address,
+            parent: inbound.as_ref(),
+        };
+        let minted = self.tokens.mint(&grant).map_err(mint_denial)?;
+        record.token = Some(crate::proto::MintedToken {
+            txn: minted.txn.clone(),
+            jti: minted.jti.clone(),
+            expires: rfc3339(
+                SystemTime::UNIX_EPOCH
+                    + std::time::Duration::from_secs(u64::try_from(minted.exp).unwrap_or(0)),
+            ),
+            holder: minted.holder.clone().unwrap_or_default(),
+            depth: u32::try_from(minted.depth).unwrap_or(u32::MAX),
+            kid: minted.kid.clone(),
+        });
+
+        let mut upstream = Upstream {
+            set: vec![(TXN_TOKEN_HEADER, minted.token)],
+            remove: Vec::new(),
+        };
+        if self.strip_credentials {
+            let names = std::iter::once("authorization")
+                .chain(self.api_key_headers.iter().map(String::as_str));
+            upstream.remove = names
+                .filter(|n| seen.headers.contains(n))
+                .map(str::to_string)
+                .collect();
+        }
+        Ok(Verdict::Allow(upstream))
+    }
+
+    /// Verifies the caller's `txn-token`, if it sent one. An invalid token is
+    /// an identity failure, never "no token".
+    fn inbound_token(
+        &self,
+        headers: &crate::request::headers::Headers<'_>,
+        caller: &crate::identity::SpiffeId,
+        record: &mut DecisionRecord,
+    ) -> Result<Option<Inbound>, Denial> {
+        let token = match headers.text(TXN_TOKEN_HEADER) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(Denial::new(
+                    DenyKind::Identity,
+                    "token_malformed",
+                    e.to_string(),
+                ));
+            }
+        };
+        let inbound = self
+            .tokens
+            .verify(&token, caller.trust_domain(), caller.as_str())
+            .map_err(|e| Denial::new(DenyKind::Identity, e.reason_code(), e.to_string()))?;
+
+        record.inbound_token = Some(crate::proto::InboundToken {
+            txn: inbound.txn.clone(),
+            jti: inbound.jti.clone(),
+            parent_decision_id: inbound.parent_decision_id.clone(),
+            depth: u32::try_from(inbound.depth).unwrap_or(u32::MAX),
+            chain: inbound.chain.clone(),
+            scope: inbound.scope.clone(),
+        });
+        Ok(Some(inbound))
     }
 
     /// Counts, logs and answers `verdict`, completing `record`.
@@ -289,7 +395,7 @@ impl Authorizer {
         started: Instant,
     ) -> CheckResponse {
         let (reason, status, http, detail) = match verdict {
-            Verdict::Allow => {
+            Verdict::Allow(_) => {
                 self.stats.ok.fetch_add(1, Ordering::Relaxed);
                 ("allowed", tonic::Code::Ok, 0u32, String::new())
             }
@@ -305,7 +411,7 @@ impl Authorizer {
         };
 
         record.decision = match verdict {
-            Verdict::Allow => "allow",
+            Verdict::Allow(_) => "allow",
             Verdict::Deny(_) => "deny",
         }
         .into();
@@ -320,11 +426,49 @@ impl Authorizer {
             request_id: &record.request_id,
             reason,
             policy_set_version: &record.policy_set_version,
+            txn: record.token.as_ref().map(|t| t.txn.as_str()).unwrap_or(""),
+            jti: record.token.as_ref().map(|t| t.jti.as_str()).unwrap_or(""),
         };
         let response = outcome::response(verdict, ids);
         log(verdict, record);
         response
     }
+}
+
+/// The purpose the request is decided under: the one fixed by its
+/// transaction when it continues one, else the one it declares. A declared
+/// purpose may repeat the transaction's, never change or add one.
+fn effective_intent(
+    declared: Option<String>,
+    inbound: Option<&Inbound>,
+) -> Result<Option<String>, Denial> {
+    let Some(inbound) = inbound else {
+        return Ok(declared);
+    };
+    let inherited = (inbound.scope != NO_SCOPE).then(|| inbound.scope.clone());
+    match (&declared, &inherited) {
+        (Some(d), Some(i)) if d != i => Err(Denial::new(
+            DenyKind::Policy,
+            "intent_conflicts_with_chain",
+            format!("declared intent `{d}` differs from the transaction's `{i}`"),
+        )),
+        (Some(d), None) => Err(Denial::new(
+            DenyKind::Policy,
+            "intent_conflicts_with_chain",
+            format!("declared intent `{d}` where the transaction has none"),
+        )),
+        _ => Ok(inherited),
+    }
+}
+
+/// Sorts a minting failure: chain limits are policy denials, anything else
+/// is seam unable to issue the credential the allow depends on.
+fn mint_denial(e: TokenError) -> Denial {
+    let kind = match e {
+        TokenError::ChainTooDeep { .. } | TokenError::ScopeWidened { .. } => DenyKind::Policy,
+        _ => DenyKind::Fault,
+    };
+    Denial::new(kind, e.reason_code(), e.to_string())
 }
 
 fn log(verdict: &Verdict, record: &DecisionRecord) {
@@ -334,7 +478,7 @@ fn log(verdict: &Verdict, record: &DecisionRecord) {
         .map(|c| c.spiffe_id.as_str())
         .unwrap_or("");
     match verdict {
-        Verdict::Allow => tracing::debug!(
+        Verdict::Allow(_) => tracing::debug!(
             decision_id = %record.decision_id,
             caller,
             policies = ?record.determining_policies,

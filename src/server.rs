@@ -24,6 +24,7 @@ use crate::dev::DevCa;
 use crate::identity::{IdentityVerifier, IntermediatePool, TrustBundles, VerifierOptions};
 use crate::policy::{PolicyStore, load_dir};
 use crate::record::{RecordWriter, Recorder};
+use crate::token::{Algorithm, KeyRing, TokenSettings, Tokens};
 
 /// Why seam could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum StartError {
     /// Trust bundles or intermediates could not be loaded.
     #[error("trust bundles: {0}")]
     Trust(String),
+    /// The token signing keys or trusted issuers could not be loaded.
+    #[error("token keys: {0}")]
+    Keys(String),
     /// The record sink could not be opened.
     #[error("cannot open the record sink: {0}")]
     Records(std::io::Error),
@@ -112,8 +116,9 @@ impl Server {
             ),
         }
 
+        let tokens = token_issuer(&config, clock.clone())?;
         let authorizer = Arc::new(Authorizer::new(
-            &config, identity, policies, recorder, clock,
+            &config, identity, tokens, policies, recorder, clock,
         ));
         Ok(Server {
             config,
@@ -331,6 +336,51 @@ impl Bound {
             None => Ok(()),
         }
     }
+}
+
+/// The Txn-Token issuer: configured keys, or a development key under the
+/// state folder when none is configured.
+fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, StartError> {
+    let t = &config.tokens;
+    let algorithm: Algorithm =
+        t.algorithm
+            .parse()
+            .map_err(|e: crate::token::UnknownAlgorithm| {
+                StartError::Keys(format!("unknown algorithm `{}`", e.0))
+            })?;
+
+    let own = if t.keys.is_empty() {
+        let ring = KeyRing::load_or_generate(&config.state_dir, algorithm)
+            .map_err(|e| StartError::Keys(e.to_string()))?;
+        tracing::warn!(
+            dir = %config.state_dir.join("keys").display(),
+            "DEVELOPMENT MODE: signing Txn-Tokens with a generated key; configure tokens.keys \
+             for any real deployment"
+        );
+        ring
+    } else {
+        KeyRing::load(&t.keys, algorithm).map_err(|e| StartError::Keys(e.to_string()))?
+    };
+    let mut trusted = Vec::new();
+    for path in &t.trusted_issuers {
+        trusted.push(
+            KeyRing::from_jwks_file(path, algorithm)
+                .map_err(|e| StartError::Keys(format!("`{}`: {e}", path.display())))?,
+        );
+    }
+
+    let settings = TokenSettings {
+        algorithm,
+        issuer: t.issuer.clone(),
+        lifetime: t.lifetime,
+        leeway: t.leeway,
+        max_chain_depth: t.max_chain_depth,
+        ..TokenSettings::default()
+    };
+    settings
+        .validate()
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    Ok(Tokens::new(settings, own, trusted, clock))
 }
 
 /// Binds a Unix socket, replacing a stale socket file left by a previous

@@ -47,11 +47,31 @@ pub struct Denial {
     pub message: Option<String>,
 }
 
+/// What an allowed request carries upstream.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Upstream {
+    /// Headers set on the upstream request, each overwriting any client copy.
+    pub set: Vec<(&'static str, String)>,
+    /// Headers removed from the upstream request (never one that is also set).
+    pub remove: Vec<String>,
+}
+
+impl std::fmt::Debug for Upstream {
+    // Header values include the minted token: show names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.set.iter().map(|(k, _)| *k).collect();
+        f.debug_struct("Upstream")
+            .field("set", &names)
+            .field("remove", &self.remove)
+            .finish()
+    }
+}
+
 /// How a Check ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Let the request through.
-    Allow,
+    /// Let the request through, with these changes to it.
+    Allow(Upstream),
     /// Refuse it.
     Deny(Denial),
 }
@@ -129,6 +149,10 @@ pub struct Ids<'a> {
     pub reason: &'a str,
     /// The policy set version decided with ("" when none).
     pub policy_set_version: &'a str,
+    /// The minted token's transaction and id ("" when none).
+    pub txn: &'a str,
+    /// The minted token's id.
+    pub jti: &'a str,
 }
 
 /// The CheckResponse for `verdict`.
@@ -138,20 +162,27 @@ pub fn response(verdict: &Verdict, ids: Ids<'_>) -> CheckResponse {
         ("request_id", ids.request_id),
         ("reason", ids.reason),
         ("policy_set_version", ids.policy_set_version),
+        ("txn", ids.txn),
+        ("token_id", ids.jti),
     ]));
 
     match verdict {
-        Verdict::Allow => CheckResponse {
-            status: Some(Status {
-                code: tonic::Code::Ok as i32,
-                ..Default::default()
-            }),
-            dynamic_metadata,
-            http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-                headers: vec![header(DECISION_HEADER, ids.decision_id)],
-                ..Default::default()
-            })),
-        },
+        Verdict::Allow(upstream) => {
+            let mut headers = vec![header(DECISION_HEADER, ids.decision_id)];
+            headers.extend(upstream.set.iter().map(|(k, v)| header(k, v)));
+            CheckResponse {
+                status: Some(Status {
+                    code: tonic::Code::Ok as i32,
+                    ..Default::default()
+                }),
+                dynamic_metadata,
+                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                    headers,
+                    headers_to_remove: upstream.remove.clone(),
+                    ..Default::default()
+                })),
+            }
+        }
         Verdict::Deny(denial) => {
             let (grpc, http) = denial.kind.codes();
             let mut body = serde_json::json!({
