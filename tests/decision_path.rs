@@ -16,4 +16,5 @@ mod decision_path {
     mod identity_cases;
     mod lifecycle;
     mod shipped_examples;
+    mod token_chain;
 }

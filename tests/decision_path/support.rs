@@ -192,6 +192,7 @@ pub struct Seam {
     pub pki: Pki,
     pub addresses: Vec<String>,
     pub admin: String,
+    pub authorizer: Arc<seam::authz::Authorizer>,
     pub client: AuthorizationClient<tonic::transport::Channel>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -306,6 +307,7 @@ instance = "test"
         let bound = server.bind().await.unwrap();
         let addresses = bound.addresses();
         let admin = bound.admin_address().unwrap();
+        let authorizer = bound.authorizer().clone();
 
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -325,6 +327,7 @@ instance = "test"
             pki,
             addresses,
             admin,
+            authorizer,
             client,
             stop: Some(stop),
             task: Some(task),
@@ -397,6 +400,16 @@ pub fn assert_invariants(response: &CheckResponse) {
                 })
                 .collect();
             assert_eq!(ids.len(), 1, "exactly one decision-id header");
+            let tokens: Vec<_> = ok
+                .headers
+                .iter()
+                .filter(|h| h.header.as_ref().is_some_and(|h| h.key == "txn-token"))
+                .collect();
+            assert_eq!(tokens.len(), 1, "exactly one token header");
+            assert_eq!(
+                tokens[0].append_action, 2,
+                "the token overwrites any client copy"
+            );
             // OVERWRITE_IF_EXISTS_OR_ADD is 2 in Envoy's HeaderAppendAction.
             assert_eq!(ids[0].append_action, 2, "OVERWRITE_IF_EXISTS_OR_ADD");
         }
@@ -468,4 +481,18 @@ pub async fn http_get(address: &str, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The Txn-Token an allow hands upstream.
+pub fn minted_token(response: &CheckResponse) -> String {
+    match &response.http_response {
+        Some(HttpResponse::OkResponse(ok)) => ok
+            .headers
+            .iter()
+            .filter_map(|h| h.header.as_ref())
+            .find(|h| h.key == "txn-token")
+            .map(|h| h.value.clone())
+            .expect("an allow carries a token"),
+        _ => panic!("not an allow"),
+    }
 }
