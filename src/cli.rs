@@ -4,6 +4,7 @@
 mod check;
 mod dev;
 mod serve;
+mod token;
 
 pub use check::{Answer, answer};
 
@@ -38,6 +39,15 @@ enum Command {
     /// Development helpers: mint SVIDs from the development CA
     #[command(subcommand)]
     Dev(dev::Command),
+    /// Print the public JWK set of the configured token signing keys
+    Keys {
+        /// Configuration file (TOML); without it the shipped defaults are used
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Decode or verify Txn-Tokens
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 /// Runs the parsed command line.
@@ -46,7 +56,29 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { config } => serve::run(config.as_deref()),
         Command::Check(args) => check::run(args),
         Command::Dev(command) => dev::run(command),
+        Command::Keys { config } => token::keys(config.as_deref()),
+        Command::Token(command) => token::run(command),
     }
+}
+
+/// The configuration in `path`, or the embedded default resolved against
+/// the working directory; a usage exit code when it cannot be used.
+pub(crate) fn load_config(
+    path: Option<&std::path::Path>,
+) -> Result<crate::config::Config, ExitCode> {
+    let loaded = match path {
+        Some(path) => crate::config::Config::load(path),
+        None => std::env::current_dir()
+            .map_err(|e| crate::config::ConfigError::Invalid {
+                key: "(working directory)".into(),
+                message: e.to_string(),
+            })
+            .and_then(|cwd| crate::config::Config::embedded(&cwd)),
+    };
+    loaded.map_err(|error| {
+        eprintln!("seam: {error}");
+        ExitCode::from(EXIT_USAGE)
+    })
 }
 
 /// Installs the diagnostic log on stderr (records never go there).

@@ -340,7 +340,7 @@ impl Bound {
 
 /// The Txn-Token issuer: configured keys, or a development key under the
 /// state folder when none is configured.
-fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, StartError> {
+pub fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, StartError> {
     let t = &config.tokens;
     let algorithm: Algorithm =
         t.algorithm

@@ -28,6 +28,13 @@ pub struct Args {
     /// Print each response as JSON instead of a line of text
     #[arg(long)]
     json: bool,
+    /// Treat the files as hops of one transaction: each request carries the
+    /// Txn-Token minted for the one before it
+    #[arg(long)]
+    chain: bool,
+    /// Print the Txn-Token minted for each allowed request
+    #[arg(long)]
+    show_tokens: bool,
 }
 
 /// What one response said, in the terms a person checks.
@@ -45,6 +52,9 @@ pub struct Answer {
     pub decision_id: String,
     /// Deny body, if any.
     pub body: String,
+    /// The Txn-Token handed upstream on allow.
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 /// Reads the parts of a CheckResponse a person or test looks at.
@@ -68,6 +78,15 @@ pub fn answer(response: &CheckResponse) -> Answer {
         ),
         _ => (0, String::new()),
     };
+    let token = match &response.http_response {
+        Some(HttpResponse::OkResponse(ok)) => ok
+            .headers
+            .iter()
+            .filter_map(|h| h.header.as_ref())
+            .find(|h| h.key == crate::token::TXN_TOKEN_HEADER)
+            .map(|h| h.value.clone()),
+        _ => None,
+    };
     Answer {
         decision: if status == 0 { "allow" } else { "deny" }.into(),
         status,
@@ -75,6 +94,7 @@ pub fn answer(response: &CheckResponse) -> Answer {
         reason: field("reason"),
         decision_id: field("decision_id"),
         body,
+        token,
     }
 }
 
@@ -139,11 +159,17 @@ async fn check_all(args: &Args, files: &[PathBuf]) -> ExitCode {
 
     let mut cas: Vec<DevCa> = Vec::new();
     let mut mismatches = 0;
+    let mut previous: Option<String> = None;
     for file in files {
-        let result = check_one(&mut client, args, &mut cas, file).await;
+        let carried = if args.chain { previous.take() } else { None };
+        let result = check_one(&mut client, args, &mut cas, file, carried).await;
         match result {
-            Ok(true) => {}
-            Ok(false) => mismatches += 1,
+            Ok((expected, token)) => {
+                previous = token;
+                if !expected {
+                    mismatches += 1;
+                }
+            }
             Err(message) => {
                 eprintln!("seam check: {message}");
                 return ExitCode::from(EXIT_FAILURE);
@@ -161,15 +187,21 @@ async fn check_all(args: &Args, files: &[PathBuf]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Sends one file's request; `Ok(false)` when it names an expectation the
-/// answer does not meet.
+/// Sends one file's request, carrying `token` when given. Returns whether
+/// the answer met the file's expectations, and the token it minted.
 async fn check_one(
     client: &mut AuthorizationClient<tonic::transport::Channel>,
     args: &Args,
     cas: &mut Vec<DevCa>,
     file: &Path,
-) -> Result<bool, String> {
-    let request = RequestFile::load(file).map_err(|e| e.to_string())?;
+    token: Option<String>,
+) -> Result<(bool, Option<String>), String> {
+    let mut request = RequestFile::load(file).map_err(|e| e.to_string())?;
+    if let Some(token) = token {
+        request
+            .headers
+            .insert(crate::token::TXN_TOKEN_HEADER.to_string(), token);
+    }
     let ca = match &request.caller {
         Some(caller) if request.certificate.is_none() => {
             Some(dev_ca(cas, &args.state_dir, caller)?)
@@ -225,8 +257,11 @@ async fn check_one(
         if let Some(message) = message {
             println!("            seam says: {message}");
         }
+        if let (true, Some(token)) = (args.show_tokens, &answer.token) {
+            println!("            txn-token: {token}");
+        }
     }
-    Ok(expected)
+    Ok((expected, answer.token))
 }
 
 fn dev_ca<'a>(cas: &'a mut Vec<DevCa>, state: &Path, caller: &str) -> Result<&'a DevCa, String> {

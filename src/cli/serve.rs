@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{EXIT_FAILURE, EXIT_USAGE, init_logging};
+use super::{EXIT_FAILURE, init_logging};
 use crate::config::Config;
 use crate::server::Server;
 
@@ -11,21 +11,9 @@ use crate::server::Server;
 pub(super) fn run(config: Option<&Path>) -> ExitCode {
     init_logging();
 
-    let loaded = match config {
-        Some(path) => Config::load(path),
-        None => std::env::current_dir()
-            .map_err(|e| crate::config::ConfigError::Invalid {
-                key: "(working directory)".into(),
-                message: e.to_string(),
-            })
-            .and_then(|cwd| Config::embedded(&cwd)),
-    };
-    let config = match loaded {
+    let config = match super::load_config(config) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("seam: {error}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
