@@ -206,6 +206,11 @@ impl Bound {
         &self.server.authorizer
     }
 
+    /// Reloads the policy set and signing keys now, as SIGHUP does.
+    pub fn reload(&self) {
+        reload(&self.server.config, &self.server.authorizer);
+    }
+
     /// The admin port's address, when enabled.
     pub fn admin_address(&self) -> Option<String> {
         self.admin
@@ -290,6 +295,21 @@ impl Bound {
             });
         }
 
+        let reloader = {
+            let config = server.config.clone();
+            let authorizer = server.authorizer.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    tracing::info!(signal = "SIGHUP", "reloading policies and keys");
+                    reload(&config, &authorizer);
+                }
+            })
+        };
+
         let mut failure = None;
         tokio::select! {
             () = shutdown => tracing::info!("shutting down: finishing in-flight checks"),
@@ -304,6 +324,7 @@ impl Bound {
             }
         }
         let _ = stop_tx.send(true);
+        reloader.abort();
         health_reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
@@ -349,18 +370,7 @@ pub fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, St
                 StartError::Keys(format!("unknown algorithm `{}`", e.0))
             })?;
 
-    let own = if t.keys.is_empty() {
-        let ring = KeyRing::load_or_generate(&config.state_dir, algorithm)
-            .map_err(|e| StartError::Keys(e.to_string()))?;
-        tracing::warn!(
-            dir = %config.state_dir.join("keys").display(),
-            "DEVELOPMENT MODE: signing Txn-Tokens with a generated key; configure tokens.keys \
-             for any real deployment"
-        );
-        ring
-    } else {
-        KeyRing::load(&t.keys, algorithm).map_err(|e| StartError::Keys(e.to_string()))?
-    };
+    let own = own_keys(config, algorithm)?;
     let mut trusted = Vec::new();
     for path in &t.trusted_issuers {
         trusted.push(
@@ -381,6 +391,68 @@ pub fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, St
         .validate()
         .map_err(|e| StartError::Keys(e.to_string()))?;
     Ok(Tokens::new(settings, own, trusted, clock))
+}
+
+/// seam's own signing keys: the configured files, where a folder stands for
+/// its `*.pem` files in name order (so a rotation is a new file with a later
+/// name, and a retirement is a deleted file), oldest first, the last
+/// signing. Without configured keys, a development key under the state
+/// folder.
+fn own_keys(config: &Config, algorithm: Algorithm) -> Result<KeyRing, StartError> {
+    let keys = &config.tokens.keys;
+    if keys.is_empty() {
+        let ring = KeyRing::load_or_generate(&config.state_dir, algorithm)
+            .map_err(|e| StartError::Keys(e.to_string()))?;
+        tracing::warn!(
+            dir = %config.state_dir.join("keys").display(),
+            "DEVELOPMENT MODE: signing Txn-Tokens with a generated key; configure tokens.keys \
+             for any real deployment"
+        );
+        return Ok(ring);
+    }
+
+    let mut files = Vec::new();
+    for path in keys {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| StartError::Keys(format!("`{}`: {e}", path.display())))?;
+            let mut found: Vec<std::path::PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    KeyRing::load(&files, algorithm).map_err(|e| StartError::Keys(e.to_string()))
+}
+
+/// Reloads what can change while serving: the policy set and the signing
+/// keys. Whatever fails to load leaves the live one in place.
+pub fn reload(config: &Config, authorizer: &Authorizer) {
+    match load_dir(&config.policy.dir) {
+        Ok(set) => {
+            tracing::info!(
+                version = set.version(),
+                policies = set.len(),
+                "policy set reloaded"
+            );
+            authorizer.policies().replace(set);
+        }
+        Err(error) => tracing::error!(%error, "policy reload refused; the live set stays"),
+    }
+
+    let algorithm = authorizer.tokens().settings().algorithm;
+    match own_keys(config, algorithm) {
+        Ok(ring) => {
+            tracing::info!(kids = ?ring.kids(), "signing keys reloaded");
+            authorizer.tokens().replace_keys(ring);
+        }
+        Err(error) => tracing::error!(%error, "key reload refused; the live keys stay"),
+    }
 }
 
 /// Binds a Unix socket, replacing a stale socket file left by a previous

@@ -168,6 +168,8 @@ pub struct Setup {
     /// Where records go instead of the temp folder's file, and the loss policy.
     pub records_path: Option<String>,
     pub on_full: &'static str,
+    /// `tokens.keys` entries (files or folders); empty for a development key.
+    pub token_keys: Vec<String>,
 }
 
 impl Default for Setup {
@@ -182,6 +184,7 @@ impl Default for Setup {
             trust_forwarded_chain: false,
             records_path: None,
             on_full: "deny",
+            token_keys: Vec::new(),
         }
     }
 }
@@ -193,6 +196,7 @@ pub struct Seam {
     pub addresses: Vec<String>,
     pub admin: String,
     pub authorizer: Arc<seam::authz::Authorizer>,
+    pub config: Config,
     pub client: AuthorizationClient<tonic::transport::Channel>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -271,6 +275,8 @@ bundle = "{bundle}"
 intents = {intents}
 [admin]
 listen = "127.0.0.1:0"
+[tokens]
+keys = [{token_keys}]
 [records]
 sink = "file"
 path = "{records}"
@@ -289,6 +295,12 @@ instance = "test"
                 .display()
                 .to_string()),
             on_full = setup.on_full,
+            token_keys = setup
+                .token_keys
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
             extra = setup.extra_toml,
             trust_forwarded_chain = setup.trust_forwarded_chain,
         );
@@ -303,7 +315,7 @@ instance = "test"
             Some(c) => c.clone(),
             None => Arc::new(seam::clock::SystemClock),
         };
-        let server = Server::build_with_clock(config, clock).unwrap();
+        let server = Server::build_with_clock(config.clone(), clock).unwrap();
         let bound = server.bind().await.unwrap();
         let addresses = bound.addresses();
         let admin = bound.admin_address().unwrap();
@@ -328,6 +340,7 @@ instance = "test"
             addresses,
             admin,
             authorizer,
+            config,
             client,
             stop: Some(stop),
             task: Some(task),

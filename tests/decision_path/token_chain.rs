@@ -182,3 +182,74 @@ async fn an_unusable_signing_key_turns_an_allow_into_a_503_never_an_allow_withou
         serde_json::json!(["reporter-reads-reports"])
     );
 }
+
+fn write_key(dir: &std::path::Path, name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let pem = seam::token::generate_pkcs8_pem(seam::token::Algorithm::EdDsa).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[tokio::test]
+async fn keys_rotate_without_restart_and_a_retired_keys_tokens_fail() {
+    let keys = tempfile::tempdir().unwrap();
+    write_key(keys.path(), "2026-01.pem");
+    let mut seam = Seam::start(Setup {
+        policies: Policies::Shipped,
+        token_keys: vec![keys.path().display().to_string()],
+        ..Setup::default()
+    })
+    .await;
+    let kid = |token: &str| {
+        inspect(token).unwrap()["header"]["kid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let mut first = hop(
+        FRONTEND,
+        "POST",
+        "https://orders.shop.svc/v1/orders",
+        ORDERS,
+    );
+    first
+        .headers
+        .insert("x-seam-intent".into(), "checkout".into());
+    let old = minted_token(&seam.check_as(&first, &seam.pki.leaf(FRONTEND)).await);
+
+    // A new key with a later name signs from the next reload; the old one
+    // still verifies.
+    write_key(keys.path(), "2026-02.pem");
+    seam::server::reload(&seam.config, &seam.authorizer);
+    let new = minted_token(&seam.check_as(&first, &seam.pki.leaf(FRONTEND)).await);
+    assert_ne!(kid(&old), kid(&new));
+    let published = seam.authorizer.jwks().to_string();
+    assert!(published.contains(&kid(&old)) && published.contains(&kid(&new)));
+
+    let mut second = hop(
+        ORDERS,
+        "POST",
+        "https://payments.payments.svc/v1/charges",
+        PAYMENTS,
+    );
+    second.headers.insert("txn-token".into(), old.clone());
+    assert_eq!(
+        outcome(&seam.check_as(&second, &seam.pki.leaf(ORDERS)).await),
+        ALLOW
+    );
+
+    // Retire the old key: its tokens fail, the new key's still pass.
+    std::fs::remove_file(keys.path().join("2026-01.pem")).unwrap();
+    seam::server::reload(&seam.config, &seam.authorizer);
+    let response = seam.check_as(&second, &seam.pki.leaf(ORDERS)).await;
+    assert_eq!(outcome(&response), DENY_IDENTITY);
+    assert_eq!(reason(&response), "token_unknown_key");
+    second.headers.insert("txn-token".into(), new);
+    assert_eq!(
+        outcome(&seam.check_as(&second, &seam.pki.leaf(ORDERS)).await),
+        ALLOW
+    );
+    seam.stop().await;
+}
