@@ -104,9 +104,42 @@ fn decision(c: &mut Criterion) {
     });
 }
 
+/// Minting and verifying one Txn-Token alone: the cost a token adds to an
+/// allow, and to a hop that presents one.
+fn tokens(c: &mut Criterion) {
+    use seam::token::{Algorithm, Grant, KeyRing, TokenSettings, Tokens};
+
+    let clock = std::sync::Arc::new(seam::clock::SystemClock);
+    let ring = KeyRing::generate(Algorithm::EdDsa).unwrap();
+    let tokens = Tokens::new(TokenSettings::default(), ring, Vec::new(), clock);
+    let grant = Grant {
+        audience: "example.org",
+        caller: FRONTEND,
+        holder: Some("spiffe://example.org/ns/shop/sa/orders"),
+        service: "spiffe://example.org/ns/shop/sa/orders",
+        method: "GET",
+        path: "/v1/orders/42",
+        sensitivity: "internal",
+        intent: Some("checkout"),
+        decision_id: "01a24243-fbac-727c-bc77-f1cb7e21140f",
+        source_address: "10.0.0.7:51234",
+        parent: None,
+    };
+    c.bench_function("token/mint", |b| b.iter(|| tokens.mint(&grant).unwrap()));
+
+    let token = tokens.mint(&grant).unwrap().token;
+    c.bench_function("token/verify", |b| {
+        b.iter(|| {
+            tokens
+                .verify(&token, "example.org", "spiffe://example.org/ns/shop/sa/orders")
+                .unwrap()
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
-    targets = decision
+    targets = decision, tokens
 }
 criterion_main!(benches);
