@@ -131,7 +131,11 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("token/verify", |b| {
         b.iter(|| {
             tokens
-                .verify(&token, "example.org", "spiffe://example.org/ns/shop/sa/orders")
+                .verify(
+                    &token,
+                    "example.org",
+                    "spiffe://example.org/ns/shop/sa/orders",
+                )
                 .unwrap()
         })
     });

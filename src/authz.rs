@@ -55,6 +55,7 @@ pub struct Authorizer {
     api_key_headers: Vec<String>,
     max_credential_lifetime: i64,
     strip_credentials: bool,
+    require_normalized_paths: bool,
     tokens: Tokens,
     stats: DecisionStats,
 }
@@ -84,6 +85,7 @@ impl Authorizer {
             api_key_headers: config.tokens.api_key_headers.clone(),
             max_credential_lifetime,
             strip_credentials: config.tokens.strip_credentials,
+            require_normalized_paths: config.context.require_normalized_paths,
             tokens,
             stats: DecisionStats::default(),
         }
@@ -197,10 +199,20 @@ impl Authorizer {
             .map_err(|e| Denial::new(DenyKind::Identity, e.reason_code(), e.to_string()))?;
         read::describe_caller(&caller, record);
 
-        let target = read::target(attributes, http, record)?;
+        let target = read::target(attributes, http, record, self.require_normalized_paths)?;
         let declared = read::intent(&seen.headers, &self.intents, record)?;
         let inbound = self.inbound_token(&seen.headers, &caller.id, record)?;
+        let declared_any = declared.is_some();
         let intent = effective_intent(declared, inbound.as_ref())?;
+        if let (Some(intent), Some(context)) = (&intent, record.context.as_mut()) {
+            context.intent = intent.clone();
+            context.intent_source = if declared_any {
+                "declared"
+            } else {
+                "inherited"
+            }
+            .into();
+        }
         let route_label = attributes.context_extensions.get("sensitivity");
         let sensitivity = self
             .classifier
@@ -418,7 +430,8 @@ impl Authorizer {
         record.reason = reason.into();
         record.status_code = status as i32;
         record.http_status = http;
-        record.detail = detail;
+        // Details quote request data; keep them short.
+        record.detail = crate::request::headers::escape_bytes(detail.as_bytes(), 512);
         record.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
 
         let ids = outcome::Ids {
@@ -488,7 +501,7 @@ fn log(verdict: &Verdict, record: &DecisionRecord) {
             decision_id = %record.decision_id,
             caller,
             reason = denial.reason,
-            detail = %denial.detail,
+            detail = %record.detail,
             "denied"
         ),
     }

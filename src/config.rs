@@ -139,6 +139,9 @@ pub struct ContextConfig {
     pub levels: Levels,
     /// Host and path rules that assign a sensitivity.
     pub classifier: Classifier,
+    /// Refuse requests whose raw path differs from its normal form, so the
+    /// path decided on is the path the upstream receives.
+    pub require_normalized_paths: bool,
 }
 
 /// What to do with a decision when the record queue is full or the sink is failing.

@@ -132,10 +132,10 @@ impl PolicySet {
             .map(ToString::to_string)
             .collect();
 
-        let metas: Vec<&PolicyMeta> = response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| self.meta.get(id))
+        // In id order, so the same request always gets the same message.
+        let metas: Vec<&PolicyMeta> = determining
+            .iter()
+            .filter_map(|id| self.meta.get(&PolicyId::new(id)))
             .collect();
         let reason = metas
             .iter()

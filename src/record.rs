@@ -148,6 +148,11 @@ impl Recorder {
         self.stats.unreported.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// The record counters.
     pub fn stats(&self) -> &RecordStats {
         &self.stats

@@ -249,7 +249,6 @@ impl Bound {
         let mut socket_files = Vec::new();
         for listener in listeners {
             let router = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_service(health_service.clone())
                 .add_service(check.clone());
             let mut stop = stop_rx.clone();
@@ -263,7 +262,10 @@ impl Bound {
                         .map(|a| a.to_string())
                         .unwrap_or_default();
                     tracing::info!(address = %local, "serving ext_authz over tcp");
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    // Nagle's algorithm would hold a response's trailers back
+                    // waiting for an ACK: every accepted socket sends at once.
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                        .with_nodelay(Some(true));
                     let serve = router.serve_with_incoming_shutdown(incoming, stopped);
                     tasks.spawn(async move { serve.await.map_err(|e| e.to_string()) });
                 }
@@ -343,9 +345,23 @@ impl Bound {
             let _ = std::fs::remove_file(path);
         }
 
-        server.authorizer.recorder().stop().await;
+        // Every queued record is written before exit, unless the sink itself
+        // is stuck (a full pipe nobody reads): then seam exits after the
+        // grace period and says how many records it could not write.
         let writer = server.writer;
-        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let flushed = tokio::time::timeout(grace, async {
+            server.authorizer.recorder().stop().await;
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        })
+        .await;
+        if flushed.is_err() {
+            let queued = server.authorizer.recorder().queued();
+            tracing::error!(
+                queued,
+                grace_secs = grace.as_secs(),
+                "the record sink did not take the queued records in time; exiting without them"
+            );
+        }
         let stats = server.authorizer.recorder().stats();
         tracing::info!(
             written = stats.written.load(std::sync::atomic::Ordering::Relaxed),

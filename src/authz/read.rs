@@ -156,6 +156,7 @@ pub(super) fn target(
     attributes: &AttributeContext,
     http: &HttpRequest,
     record: &mut DecisionRecord,
+    require_normalized: bool,
 ) -> Result<Target, Denial> {
     let input = |reason: &'static str, detail: String| Denial::new(DenyKind::Input, reason, detail);
 
@@ -175,6 +176,23 @@ pub(super) fn target(
     let host = host::normalize(&http.host, &http.scheme)
         .map_err(|e| input(e.reason_code(), e.to_string()))?;
     let path = path::normalize(&http.path).map_err(|e| input(e.reason_code(), e.to_string()))?;
+    let raw_path = http.path.split('?').next().unwrap_or("");
+    if let Some(recorded) = record.request.as_mut() {
+        recorded.path = path.path.clone();
+    }
+    // The upstream receives the raw path. Deciding on a normalised form the
+    // upstream never sees would let `/a/../b` be judged as `/b` while the
+    // upstream resolves it differently, so by default the two must agree.
+    if require_normalized && raw_path != path.path {
+        return Err(input(
+            "path_not_normalized",
+            format!(
+                "path `{}` is not in normal form `{}`; enable path normalisation in Envoy",
+                clip(raw_path),
+                clip(&path.path)
+            ),
+        ));
+    }
 
     let destination = attributes
         .destination

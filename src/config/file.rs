@@ -182,6 +182,7 @@ struct ContextFile {
     sensitivity_levels: Vec<String>,
     default_sensitivity: Option<String>,
     classify: Vec<RuleFile>,
+    require_normalized_paths: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +253,7 @@ impl Default for ContextFile {
                 .to_vec(),
             default_sensitivity: None,
             classify: Vec::new(),
+            require_normalized_paths: true,
         }
     }
 }
@@ -324,6 +326,12 @@ impl ServerFile {
                          shared network lets anyone forge decisions (set \
                          `server.allow_plaintext_non_loopback = true` to accept the risk)"
                     ),
+                ));
+            }
+            if listen.contains(&parsed) {
+                return Err(invalid(
+                    "server.listen",
+                    format!("`{address}` is listed twice"),
                 ));
             }
             listen.push(parsed);
@@ -410,6 +418,23 @@ impl IdentityFile {
     }
 }
 
+/// A rule's host must be `*`, `*.suffix`, or a host already in the form
+/// requests are normalised to; anything else could never match.
+fn check_rule_host(host: &str) -> Result<(), String> {
+    if host == "*" {
+        return Ok(());
+    }
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    match crate::request::host::normalize(name, "") {
+        Ok(normal) if normal.host == name => Ok(()),
+        Ok(normal) => Err(format!(
+            "`{host}` never matches: requests to it are normalised to `{}`",
+            normal.host
+        )),
+        Err(e) => Err(format!("`{host}` is not a valid host: {e}")),
+    }
+}
+
 fn is_trust_domain(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
@@ -440,6 +465,29 @@ impl ContextFile {
         let mut rules = Vec::new();
         for (i, rule) in self.classify.into_iter().enumerate() {
             let key = format!("context.classify[{i}]");
+            if rules.iter().any(|r: &Rule| r.name == rule.name) {
+                return Err(invalid(
+                    &format!("{key}.name"),
+                    format!("`{}` is used twice", rule.name),
+                ));
+            }
+            if let Some(host) = rule.host.as_deref() {
+                check_rule_host(host).map_err(|m| invalid(&format!("{key}.host"), m))?;
+            }
+            if let Some(prefix) = rule.path_prefix.strip_prefix('/') {
+                let normal = crate::request::path::normalize(&rule.path_prefix)
+                    .map(|t| t.path == rule.path_prefix)
+                    .unwrap_or(false);
+                if !normal && !prefix.is_empty() {
+                    return Err(invalid(
+                        &format!("{key}.path_prefix"),
+                        format!(
+                            "`{}` is not a normalised path, so no request can match it",
+                            rule.path_prefix
+                        ),
+                    ));
+                }
+            }
             let level = levels
                 .find(&rule.sensitivity)
                 .ok_or_else(|| invalid(&key, format!("unknown level `{}`", rule.sensitivity)))?;
@@ -464,6 +512,7 @@ impl ContextFile {
         }
 
         Ok(ContextConfig {
+            require_normalized_paths: self.require_normalized_paths,
             intents: self.intents,
             classifier: Classifier::new(levels.clone(), rules),
             levels,
@@ -500,8 +549,11 @@ impl RecordsFile {
                 ));
             }
         };
-        if self.queue_capacity == 0 {
-            return Err(invalid("records.queue_capacity", "must be at least 1"));
+        if self.queue_capacity == 0 || self.queue_capacity > 1 << 20 {
+            return Err(invalid(
+                "records.queue_capacity",
+                "must be between 1 and 1048576",
+            ));
         }
 
         let instance = self

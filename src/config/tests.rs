@@ -107,3 +107,37 @@ fn the_shipped_sidecar_config_parses() {
         RecordSinkConfig::File("/var/log/seam/decisions.jsonl".into())
     );
 }
+
+#[test]
+fn rules_that_could_never_match_are_refused() {
+    for (rule, key) in [
+        ("host = \"payments.svc.\"", "context.classify[0].host"),
+        ("host = \"x:443\"", "context.classify[0].host"),
+        ("host = \"\"", "context.classify[0].host"),
+        (
+            "path_prefix = \"/v1//cards/../cards\"",
+            "context.classify[0].path_prefix",
+        ),
+    ] {
+        let text =
+            format!("[[context.classify]]\nname = \"r\"\n{rule}\nsensitivity = \"public\"\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.to_string().contains(key), "{rule}: {err}");
+    }
+    let twice = "[[context.classify]]\nname = \"r\"\nsensitivity = \"public\"\n\
+                 [[context.classify]]\nname = \"r\"\nsensitivity = \"public\"\n";
+    assert!(
+        parse(twice)
+            .unwrap_err()
+            .to_string()
+            .contains("context.classify[1].name")
+    );
+}
+
+#[test]
+fn absurd_queues_and_repeated_listeners_are_refused() {
+    let err = parse("[records]\nqueue_capacity = 2305843009213693952\n").unwrap_err();
+    assert!(err.to_string().contains("records.queue_capacity"), "{err}");
+    let err = parse("[server]\nlisten = [\"127.0.0.1:9\", \"127.0.0.1:9\"]\n").unwrap_err();
+    assert!(err.to_string().contains("listed twice"), "{err}");
+}

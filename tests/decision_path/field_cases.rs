@@ -43,24 +43,32 @@ async fn f01_an_admin_path_is_denied_with_an_explicit_status_and_no_token() {
 }
 
 #[tokio::test]
-async fn f02_paths_with_stray_percent_dots_and_no_slash_never_allow() {
+async fn f02_paths_not_in_normal_form_are_refused_so_the_decided_path_is_the_forwarded_one() {
     let mut seam = Seam::start(Setup::default()).await;
     let cert = seam.pki.leaf(REPORTER);
 
-    let cases: &[(&str, (i32, i32))] = &[
-        ("/files/100%", DENY_INPUT),
-        ("/v1/reports?q=%0A", ALLOW),
-        ("/v1/reports/../admin/users", DENY_POLICY),
-        ("/v1/reports%2F..%2Fadmin", DENY_INPUT),
-        ("v1/admin", DENY_INPUT),
-        ("/v1/reports/./2026//q1", ALLOW),
-        ("/v1/reports/..;/admin", DENY_INPUT),
+    let cases: &[(&str, (i32, i32), &str)] = &[
+        ("/files/100%", DENY_INPUT, "invalid_path"),
+        ("/v1/reports?q=%0A", ALLOW, "allowed"),
+        (
+            "/v1/reports/../admin/users",
+            DENY_INPUT,
+            "path_not_normalized",
+        ),
+        ("/v1/reports%2F..%2Fadmin", DENY_INPUT, "invalid_path"),
+        ("v1/admin", DENY_INPUT, "invalid_path"),
+        ("/v1/reports/./2026//q1", DENY_INPUT, "path_not_normalized"),
+        ("/v1/reports/..;/admin", DENY_INPUT, "invalid_path"),
     ];
-    for (path, expected) in cases {
+    for (path, expected, why) in cases {
         let mut request = baseline().to_check(&cert).unwrap();
         set_path(&mut request, path);
         let response = seam.check(request).await;
-        assert_eq!(outcome(&response), *expected, "path `{path}`");
+        assert_eq!(
+            (outcome(&response), reason(&response).as_str()),
+            (*expected, *why),
+            "path `{path}`"
+        );
     }
 
     let records = seam.stop().await;
@@ -76,15 +84,37 @@ async fn f02_paths_with_stray_percent_dots_and_no_slash_never_allow() {
         .find(|r| r["request"]["raw_path"] == "/v1/reports/../admin/users")
         .unwrap();
     assert_eq!(traversal["request"]["path"], "/v1/admin/users");
+}
+
+#[tokio::test]
+async fn f02_when_envoy_normalises_seam_may_decide_on_the_normal_form() {
+    let mut seam = Seam::start(Setup {
+        accept_unnormalized_paths: true,
+        ..Setup::default()
+    })
+    .await;
+    let cert = seam.pki.leaf(REPORTER);
+
+    let cases: &[(&str, (i32, i32))] = &[
+        ("/v1/reports/../admin/users", DENY_POLICY),
+        ("/v1/reports/./2026//q1", ALLOW),
+        ("/v1/reports%2F..%2Fadmin", DENY_INPUT),
+        ("/files/100%", DENY_INPUT),
+    ];
+    for (path, expected) in cases {
+        let mut request = baseline().to_check(&cert).unwrap();
+        set_path(&mut request, path);
+        assert_eq!(
+            outcome(&seam.check(request).await),
+            *expected,
+            "path `{path}`"
+        );
+    }
+    let records = seam.stop().await;
     assert_eq!(
-        traversal["determining_policies"],
+        records[0]["determining_policies"],
         serde_json::json!(["no-admin-paths"])
     );
-    let stray = records
-        .iter()
-        .find(|r| r["request"]["raw_path"] == "/files/100%")
-        .unwrap();
-    assert_eq!(stray["reason"], "invalid_path");
 }
 
 fn set_path(request: &mut CheckRequest, path: &str) {

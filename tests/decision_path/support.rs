@@ -170,6 +170,9 @@ pub struct Setup {
     pub on_full: &'static str,
     /// `tokens.keys` entries (files or folders); empty for a development key.
     pub token_keys: Vec<String>,
+    pub strip_credentials: bool,
+    /// Decide on the normalised path even when the raw one differs.
+    pub accept_unnormalized_paths: bool,
 }
 
 impl Default for Setup {
@@ -185,6 +188,8 @@ impl Default for Setup {
             records_path: None,
             on_full: "deny",
             token_keys: Vec::new(),
+            strip_credentials: false,
+            accept_unnormalized_paths: false,
         }
     }
 }
@@ -273,10 +278,12 @@ name = "example.org"
 bundle = "{bundle}"
 [context]
 intents = {intents}
+require_normalized_paths = {require_normalized}
 [admin]
 listen = "127.0.0.1:0"
 [tokens]
 keys = [{token_keys}]
+strip_credentials = {strip_credentials}
 [records]
 sink = "file"
 path = "{records}"
@@ -295,6 +302,8 @@ instance = "test"
                 .display()
                 .to_string()),
             on_full = setup.on_full,
+            strip_credentials = setup.strip_credentials,
+            require_normalized = !setup.accept_unnormalized_paths,
             token_keys = setup
                 .token_keys
                 .iter()
@@ -308,7 +317,9 @@ instance = "test"
         if matches!(setup.policies, Policies::Shipped) {
             // The shipped mesh comes with its intents and classification
             // rules in the shipped configuration.
+            let require = config.context.require_normalized_paths;
             config.context = Config::embedded(dir.path()).unwrap().context;
+            config.context.require_normalized_paths = require;
         }
 
         let clock: Arc<dyn Clock> = match &setup.clock {

@@ -156,7 +156,9 @@ async fn a_checkout_flows_through_three_hops_with_one_transaction() {
         serde_json::json!([FRONTEND, ORDERS])
     );
     assert_eq!(a["token"]["holder"], ORDERS);
-    assert_eq!(c["context"]["intent"], "");
+    assert_eq!(c["context"]["intent"], "checkout");
+    assert_eq!(c["context"]["intent_source"], "inherited");
+    assert_eq!(a["context"]["intent_source"], "declared");
     assert_eq!(records[4]["reason"], "token_wrong_holder");
 }
 
@@ -252,4 +254,32 @@ async fn keys_rotate_without_restart_and_a_retired_keys_tokens_fail() {
         ALLOW
     );
     seam.stop().await;
+}
+
+#[tokio::test]
+async fn static_credentials_are_stripped_upstream_only_when_configured() {
+    use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
+
+    for strip in [false, true] {
+        let mut seam = Seam::start(Setup {
+            strip_credentials: strip,
+            ..Setup::default()
+        })
+        .await;
+        let mut file = baseline();
+        file.headers.insert("x-api-key".into(), "k-123".into());
+        let response = seam.check_as(&file, &seam.pki.leaf(REPORTER)).await;
+        assert_eq!(outcome(&response), ALLOW);
+        let Some(HttpResponse::OkResponse(ok)) = &response.http_response else {
+            panic!("expected an allow")
+        };
+        let expected: Vec<String> = if strip {
+            vec!["x-api-key".into()]
+        } else {
+            vec![]
+        };
+        assert_eq!(ok.headers_to_remove, expected);
+        let records = seam.stop().await;
+        assert_eq!(records[0]["credential"], "api_key");
+    }
 }
