@@ -225,6 +225,15 @@ pub enum KeyError {
         reason: String,
     },
 
+    /// A private key parsed but the signer refused it.
+    #[error("a private key from {source_name} cannot sign: {reason}")]
+    Unusable {
+        /// Where the key came from.
+        source_name: String,
+        /// Why the signer refused it.
+        reason: String,
+    },
+
     /// A new key could not be generated.
     #[error("key generation failed for {algorithm}")]
     Generation {

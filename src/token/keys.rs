@@ -15,7 +15,9 @@ mod jwk;
 use std::fmt;
 use std::str::FromStr;
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -98,7 +100,47 @@ pub(crate) struct RingKey {
     /// The public key, checked when the ring was built.
     pub(crate) decoding: DecodingKey,
     /// The private key, for seam's own keys only.
-    encoding: Option<EncodingKey>,
+    encoding: Option<Signer>,
+}
+
+/// A private key parsed once, ready to sign. The JWT crate re-parses its
+/// key (and for Ed25519 re-derives the public point) on every signature,
+/// which costs more than the rest of a decision; a token is minted on every
+/// allow, so seam keeps the parsed key and signs the JWS input itself.
+/// Verification stays with the JWT crate.
+pub(crate) enum Signer {
+    Ed25519(ring::signature::Ed25519KeyPair),
+    P256(ring::signature::EcdsaKeyPair, ring::rand::SystemRandom),
+}
+
+impl Signer {
+    fn from_pkcs8(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Signer, String> {
+        match algorithm {
+            Algorithm::EdDsa => ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+                .map(Signer::Ed25519)
+                .map_err(|e| e.to_string()),
+            Algorithm::Es256 => {
+                let rng = ring::rand::SystemRandom::new();
+                ring::signature::EcdsaKeyPair::from_pkcs8(
+                    &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8,
+                    &rng,
+                )
+                .map(|key| Signer::P256(key, rng))
+                .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, TokenError> {
+        match self {
+            Signer::Ed25519(key) => Ok(key.sign(input).as_ref().to_vec()),
+            Signer::P256(key, rng) => key
+                .sign(rng, input)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| TokenError::SigningFailed("the P-256 signer failed".to_owned())),
+        }
+    }
 }
 
 /// A private key read from PKCS#8, before it joins a ring.
@@ -124,10 +166,11 @@ impl KeyRing {
 
         for key in private {
             let public = jwk::PublicJwk::from_raw(algorithm, &key.public, source_name)?;
-            let encoding = match algorithm {
-                Algorithm::EdDsa => EncodingKey::from_ed_der(&key.pkcs8),
-                Algorithm::Es256 => EncodingKey::from_ec_der(&key.pkcs8),
-            };
+            let encoding =
+                Signer::from_pkcs8(algorithm, &key.pkcs8).map_err(|reason| KeyError::Unusable {
+                    source_name: source_name.to_owned(),
+                    reason,
+                })?;
             let index = ring.insert(public, Some(encoding), source_name)?;
             ring.signer = Some(index);
         }
@@ -146,7 +189,7 @@ impl KeyRing {
     fn insert(
         &mut self,
         public: jwk::PublicJwk,
-        encoding: Option<EncodingKey>,
+        encoding: Option<Signer>,
         source_name: &str,
     ) -> Result<usize, KeyError> {
         if let Some(index) = self.keys.iter().position(|k| k.kid == public.kid) {
@@ -212,12 +255,19 @@ impl KeyRing {
             ));
         };
 
-        let mut header = jsonwebtoken::Header::new(self.algorithm.jws());
-        header.typ = Some(super::TOKEN_TYPE.to_owned());
-        header.kid = Some(key.kid.clone());
-
-        let token = jsonwebtoken::encode(&header, claims, encoding)
-            .map_err(|err| TokenError::SigningFailed(err.to_string()))?;
+        let header = serde_json::json!({
+            "typ": super::TOKEN_TYPE,
+            "alg": self.algorithm.jws_name(),
+            "kid": key.kid,
+        });
+        let claims = serde_json::to_vec(claims)
+            .map_err(|err| TokenError::SigningFailed(format!("claims do not serialise: {err}")))?;
+        let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(claims));
+        let signature = encoding.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
         Ok((token, key.kid.clone()))
     }
 
