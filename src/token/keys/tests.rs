@@ -359,3 +359,32 @@ fn ring_public(algorithm: Algorithm) -> Vec<u8> {
     let x = ring.jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
     URL_SAFE_NO_PAD.decode(x).unwrap()
 }
+
+#[test]
+fn keys_held_in_memory_load_like_key_files() {
+    let pem = rfc8037_pem();
+
+    let ring = KeyRing::from_pkcs8_pems(&[&pem], Algorithm::EdDsa).unwrap();
+
+    assert_eq!(ring.kids(), [RFC8037_THUMBPRINT]);
+    assert_eq!(ring.signing_kid(), Some(RFC8037_THUMBPRINT));
+    let err = KeyRing::from_pkcs8_pems(&["not a key"], Algorithm::EdDsa).unwrap_err();
+    assert!(matches!(err, KeyError::NotPkcs8 { .. }), "{err}");
+}
+
+#[test]
+fn unchecked_signing_takes_json_only_and_writes_the_txn_token_header() {
+    let ring = KeyRing::from_pkcs8_pems(&[&rfc8037_pem()], Algorithm::EdDsa).unwrap();
+
+    let token = ring.sign_unchecked(r#"{"sub":"x"}"#).unwrap();
+
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_eq!(
+        header,
+        json!({ "typ": "txntoken+jwt", "alg": "EdDSA", "kid": RFC8037_THUMBPRINT })
+    );
+    let err = ring.sign_unchecked("{").unwrap_err();
+    assert_eq!(err.reason_code(), "token_signing_failed");
+}
