@@ -153,7 +153,11 @@ mod tests {
         let attributes = check.attributes.unwrap();
         let source = attributes.source.unwrap();
         assert_eq!(source.principal, "spiffe://example.org/ns/shop/sa/frontend");
-        assert!(source.certificate.starts_with("-----BEGIN%20CERTIFICATE-----%0A"));
+        assert!(
+            source
+                .certificate
+                .starts_with("-----BEGIN%20CERTIFICATE-----%0A")
+        );
         let http = attributes.request.unwrap().http.unwrap();
         assert_eq!(http.method, "GET");
         assert_eq!(http.host, "orders.shop.svc");

@@ -23,7 +23,13 @@
 #   SEAM_PORT=19191 FLOOR_PORT=19192     loopback ports for the two servers
 #   SERVER_CPU=0 CLIENT_CPU=1            cores for the servers and for h2load
 #   SAT_CLIENTS=4 SAT_STREAMS=16         per h2load process at saturation
+#   NICE=-20                             priority of servers and h2load; the
+#                                        default (when allowed) keeps other
+#                                        work on the machine from taking their
+#                                        cores mid-phase; NICE=0 to turn off
 #   KEEP_TMP=1                           keep the work folder (records, logs)
+#   SEAM_BIN=path                        measure this seam binary instead of
+#                                        the one built from this clone
 set -euo pipefail
 
 SAT_SECS=${SAT_SECS:-10}
@@ -35,6 +41,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 SAT_CLIENTS=${SAT_CLIENTS:-4}
 SAT_STREAMS=${SAT_STREAMS:-16}
 KEEP_TMP=${KEEP_TMP:-0}
+NICE=${NICE:--20}
 POLICY_COUNT=20
 RATE_CLIENTS=5
 if [[ -z ${CLIENT_CPU:-} ]]; then
@@ -79,11 +86,21 @@ if ! command -v h2load >/dev/null; then
 fi
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 
+if [[ $NICE != 0 && $(nice -n "$NICE" nice 2>/dev/null) != "$NICE" ]]; then
+  say "cannot run at priority $NICE; running at the default"
+  NICE=0
+fi
+# Command prefixes pinning to a core at priority $NICE. Both exec what they
+# run, so `$!` is the pid of the server itself.
+on_server_cpu=(taskset -c "$SERVER_CPU" nice -n "$NICE")
+on_client_cpu=(taskset -c "$CLIENT_CPU" nice -n "$NICE")
+
 say "building release binaries"
 cargo build --release --quiet --bin seam --example noop_authz --example loadgen
 bin="${CARGO_TARGET_DIR:-$repo/target}/release"
-[[ -x $bin/seam && -x $bin/examples/noop_authz && -x $bin/examples/loadgen ]] ||
-  die "built binaries not found under \`$bin\`"
+seam_bin=${SEAM_BIN:-$bin/seam}
+[[ -x $seam_bin && -x $bin/examples/noop_authz && -x $bin/examples/loadgen ]] ||
+  die "binaries not found: \`$seam_bin\`, or the examples under \`$bin\`"
 
 # --- setup: policies, configuration, request bodies ---------------------
 
@@ -132,16 +149,18 @@ for port in "$SEAM_PORT" "$FLOOR_PORT"; do
   port_open "$port" && die "port $port is already in use; set SEAM_PORT or FLOOR_PORT"
 done
 
-taskset -c "$SERVER_CPU" "$bin/seam" serve --config "$work/seam.toml" \
+"${on_server_cpu[@]}" "$seam_bin" serve --config "$work/seam.toml" \
   >"$work/seam.stdout" 2>"$work/seam.log" &
 seam_pid=$!
 started_pids+=("$seam_pid")
-taskset -c "$SERVER_CPU" "$bin/examples/noop_authz" "127.0.0.1:$FLOOR_PORT" \
+"${on_server_cpu[@]}" "$bin/examples/noop_authz" "127.0.0.1:$FLOOR_PORT" \
   >/dev/null 2>"$work/floor.log" &
 floor_pid=$!
 started_pids+=("$floor_pid")
 wait_listening "$seam_pid" "$SEAM_PORT" "$work/seam.log"
 wait_listening "$floor_pid" "$FLOOR_PORT" "$work/floor.log"
+[[ /proc/$seam_pid/exe -ef $seam_bin && /proc/$floor_pid/exe -ef $bin/examples/noop_authz ]] ||
+  die "the started pids are not the servers; cannot measure their cpu"
 
 # --- measuring -----------------------------------------------------------
 
@@ -158,7 +177,8 @@ records_lines() { if [[ -f $work/records.jsonl ]]; then wc -l <"$work/records.js
 sent_allow=0    # requests sent to seam so far, per body
 sent_deny=0
 
-# One h2load process: name port body requests clients streams [rps].
+# One h2load process: name port body requests clients streams [rps]. Run it
+# in the background: it replaces the subshell, so `$!` is h2load's pid.
 h2() {
   local name=$1 port=$2 body=$3 n=$4 c=$5 m=$6 rps=${7:-}
   local args=(-n "$n" -c "$c" -m "$m" -t 1 -d "$body"
@@ -166,7 +186,7 @@ h2() {
     --log-file "$work/$name.log")
   [[ -n $rps ]] && args+=(--rps "$rps")
   rm -f "$work/$name.log" # h2load appends to an existing log
-  taskset -c "$CLIENT_CPU" h2load "${args[@]}" "http://127.0.0.1:$port$path" >"$work/$name.out" 2>&1
+  exec "${on_client_cpu[@]}" h2load "${args[@]}" "http://127.0.0.1:$port$path" >"$work/$name.out" 2>&1
 }
 
 # Checks that every request of h2load run `name` was answered 200; prints its count.
@@ -269,7 +289,7 @@ measure() { # server port phase
 }
 
 say "machine: $(nproc) cpus, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-say "seam: $policies policies, identity cache on, records to a file; servers on cpu $SERVER_CPU, h2load on cpu $CLIENT_CPU"
+say "seam: $seam_bin, $policies policies, identity cache on, records to a file; servers on cpu $SERVER_CPU, h2load on cpu $CLIENT_CPU, priority $NICE"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for phase in saturation rate; do
