@@ -6,9 +6,12 @@
 //! The modules follow the request path:
 //! [`server`] (listeners, health, shutdown) → [`authz`] (the Check handler)
 //! → [`identity`] (X.509-SVID verification) → [`request`] (Envoy's
-//! attributes read into typed, normalised values) → [`policy`] (Cedar) →
-//! [`record`] (the decision trail) → back to [`authz`], which turns every
-//! outcome into the `CheckResponse` Envoy expects.
+//! attributes read into typed, normalised values) → [`token`] (a presented
+//! Txn-Token verified into the transaction's chain) → [`policy`] (Cedar) →
+//! [`token`] again (a task-scoped token minted on allow) → [`record`] (the
+//! decision trail) → back to [`authz`], which turns every outcome into the
+//! `CheckResponse` Envoy expects. [`admin`] serves health, metrics and the
+//! published keys beside it.
 
 pub mod admin;
 pub mod authz;

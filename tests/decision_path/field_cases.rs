@@ -118,23 +118,13 @@ async fn f02_when_envoy_normalises_seam_may_decide_on_the_normal_form() {
 }
 
 fn set_path(request: &mut CheckRequest, path: &str) {
-    let http = request
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-        .unwrap();
+    let http = http_mut(request);
     http.path = path.to_string();
     http.headers.insert(":path".into(), path.to_string());
 }
 
 fn to_header_map(request: &mut CheckRequest, entries: &[(&str, &[u8])]) {
-    let http = request
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-        .unwrap();
+    let http = http_mut(request);
     http.headers.clear();
     http.header_map = Some(HeaderMap {
         headers: entries
@@ -257,16 +247,7 @@ async fn f05_large_partial_and_unparseable_bodies_still_get_decisions() {
     let cert = seam.pki.leaf(REPORTER);
 
     let mut big = baseline().to_check(&cert).unwrap();
-    let http = big
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_mut(&mut big);
     http.raw_body = vec![b'x'; 5 * 1024 * 1024];
     assert_eq!(outcome(&seam.check(big).await), ALLOW);
 
@@ -278,16 +259,7 @@ async fn f05_large_partial_and_unparseable_bodies_still_get_decisions() {
         .headers
         .insert("content-type".into(), "application/json".into());
     let mut request = partial.to_check(&cert).unwrap();
-    let http = request
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_mut(&mut request);
     http.body = "pizza".into();
     assert_eq!(outcome(&seam.check(request).await), ALLOW);
 
@@ -369,16 +341,7 @@ async fn f14_one_record_per_outcome_joined_to_the_request_id() {
     assert_eq!(outcome(&allowed), ALLOW);
 
     let mut untagged = baseline().to_check(&cert).unwrap();
-    let http = untagged
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_mut(&mut untagged);
     http.headers.remove("x-request-id");
     let response = seam.check(untagged).await;
     let generated = seam::cli::answer(&response);

@@ -520,3 +520,15 @@ pub fn minted_token(response: &CheckResponse) -> String {
         _ => panic!("not an allow"),
     }
 }
+
+/// The HTTP request inside a CheckRequest, to shape it by hand.
+pub fn http_mut(
+    request: &mut CheckRequest,
+) -> &mut envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest {
+    request
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+        .expect("a probe request always has an http request")
+}
