@@ -83,19 +83,23 @@ pub(crate) fn load_config(
 
 /// Installs the diagnostic log on stderr (records never go there).
 /// `SEAM_LOG` takes `tracing` filter directives; `SEAM_LOG_FORMAT=json`
-/// switches to JSON lines.
-pub fn init_logging() {
+/// switches to JSON lines. Lines are handed to a writer thread so a denial's
+/// log line never waits on the terminal or pipe; keep the returned guard
+/// alive until exit so the last lines are flushed.
+pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("SEAM_LOG_FORMAT").is_ok_and(|v| v == "json");
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }

@@ -9,7 +9,7 @@ use crate::server::Server;
 
 /// Runs the server with the file at `config`, or the embedded default.
 pub(super) fn run(config: Option<&Path>) -> ExitCode {
-    init_logging();
+    let _log = init_logging();
 
     let config = match super::load_config(config) {
         Ok(config) => config,
