@@ -95,6 +95,9 @@ struct State {
     gap_in_buf: u64,
 }
 
+/// How long the writer lets records gather between batches.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// How often a failing sink is tried again when no record arrives.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -144,6 +147,10 @@ impl State {
             if stop {
                 break;
             }
+            // Let records gather before waking again: one wake-up per record
+            // costs the deciding threads more in futex calls and context
+            // switches than the write itself. Records wait at most this long.
+            std::thread::sleep(COALESCE);
         }
         self.flush(&mut 0);
     }
