@@ -20,6 +20,7 @@
 #
 # Environment (all optional):
 #   SAT_SECS=10 RATE_SECS=10 RATE=1000   phase lengths and the fixed rate
+#                                        (a multiple of 10 checks per second)
 #   SEAM_PORT=19191 FLOOR_PORT=19192     loopback ports for the two servers
 #   SERVER_CPU=0 CLIENT_CPU=1            cores for the servers and for h2load
 #   SAT_CLIENTS=4 SAT_STREAMS=16         per h2load process at saturation
@@ -44,6 +45,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 NICE=${NICE:--20}
 POLICY_COUNT=20
 RATE_CLIENTS=5
+((RATE >= 10 && RATE % 10 == 0)) || { echo "load.sh: RATE must be a multiple of 10" >&2; exit 1; }
 if [[ -z ${CLIENT_CPU:-} ]]; then
   if (($(nproc) > 1)); then CLIENT_CPU=1; else CLIENT_CPU=0; fi
 fi
@@ -189,7 +191,7 @@ h2() {
   exec "${on_client_cpu[@]}" h2load "${args[@]}" "http://127.0.0.1:$port$path" >"$work/$name.out" 2>&1
 }
 
-# Checks that every request of h2load run `name` was answered 200; prints its count.
+# Checks that every request of h2load run `name` was answered 200.
 answered_ok() {
   local name=$1 n=$2 ok
   ok=$(awk '$2 == 200' "$work/$name.log" | wc -l)
@@ -224,6 +226,7 @@ run_pair() {
   started_pids+=("$a" "$d")
   wait "$a" || failures+=("$label-allow: h2load failed: $(tail -1 "$work/$label-allow.out")")
   wait "$d" || failures+=("$label-deny: h2load failed: $(tail -1 "$work/$label-deny.out")")
+  started_pids=("$seam_pid" "$floor_pid") # reaped pids may be reused: forget them
   t1=$(date +%s%N)
 
   if [[ $server == seam ]]; then
@@ -240,7 +243,7 @@ run_pair() {
   phase_ticks=$((c1 - c0))
 }
 
-# Sizes a saturation run: doubles the request count until a pair takes at
+# Sizes a saturation run: quadruples the request count until a pair takes at
 # least a second (this also warms the server), then scales to SAT_SECS.
 calibrate() { # server port
   local n=1000 rate
@@ -305,6 +308,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # Stopping seam flushes every queued record before it exits.
 kill -TERM "$seam_pid"
 wait "$seam_pid" || failures+=("seam exited with status $? on SIGTERM")
+started_pids=("$floor_pid")
 records=$work/records.jsonl
 count() { grep -c "$1" "$records" || true; }
 allowed=$(count '"decision":"allow"')
@@ -357,6 +361,19 @@ decisions in seam's records: $allowed allow (sent $sent_allow), $denied deny
 load average before $load_before, after $load_after.
 EOF
 
+for phase in saturation rate; do
+  for server in floor seam; do
+    k="$server,$phase"
+    if ((${result[$k,others]} >= 10)); then
+      echo "note: other processes took ${result[$k,others]}% of the server core during $server $phase: noisy"
+    elif [[ $phase == saturation ]] && ((${result[$k,busy]} < 90)); then
+      echo "note: $server used ${result[$k,busy]}% of its core at saturation: not cpu-bound"
+    fi
+    if [[ $phase == saturation ]] && ((${result[$k,client]} >= 95)); then
+      echo "note: the h2load core was ${result[$k,client]}% busy during $server saturation: req/s may be h2load's limit"
+    fi
+  done
+done
 awk -v cpu="${result[seam,saturation,cpu]}" -v p99="${result[seam,rate,p99]}" -v rate="$RATE" 'BEGIN {
   printf "target: <= 60 us CPU per decision at saturation: %s us, %s\n", cpu, (cpu <= 60 ? "met" : "missed")
   printf "target: p99 < 2 ms at %d checks/s: %s ms, %s\n", rate, p99, (p99 < 2 ? "met" : "missed")
