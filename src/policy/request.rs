@@ -112,10 +112,15 @@ impl RequestError {
     }
 }
 
-/// The action entities of the schema, by method name.
+/// The action entities of the schema, by method name, and the entity type
+/// names seam builds ids with, parsed once per policy set.
 #[derive(Debug)]
 pub(super) struct Actions {
     by_method: HashMap<String, Entity>,
+    workload: EntityTypeName,
+    trust_domain: EntityTypeName,
+    destination: EntityTypeName,
+    service: EntityTypeName,
 }
 
 impl Actions {
@@ -125,12 +130,15 @@ impl Actions {
             .iter()
             .map(|e| (e.uid().id().unescaped().to_string(), e.clone()))
             .collect();
-        Ok(Actions { by_method })
+        let name = |n: &str| EntityTypeName::from_str(n).map_err(|e| e.to_string());
+        Ok(Actions {
+            by_method,
+            workload: name("Workload")?,
+            trust_domain: name("TrustDomain")?,
+            destination: name("Destination")?,
+            service: name("Service")?,
+        })
     }
-}
-
-fn type_name(name: &str) -> Result<EntityTypeName, RequestError> {
-    EntityTypeName::from_str(name).map_err(|e| RequestError::Refused(e.to_string()))
 }
 
 fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
@@ -184,7 +192,7 @@ pub(super) fn build(
 fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
     let id = SpiffeId::parse(facts.principal)
         .map_err(|_| RequestError::BadPrincipal(facts.principal.to_string()))?;
-    let workload = uid(&type_name("Workload")?, facts.principal);
+    let workload = uid(&set.actions.workload, facts.principal);
 
     let mut attrs = HashMap::from([
         ("trust_domain".to_string(), string(id.trust_domain())),
@@ -196,7 +204,7 @@ fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Reques
     }
 
     let mut parents: HashSet<EntityUid> = HashSet::new();
-    parents.insert(uid(&type_name("TrustDomain")?, id.trust_domain()));
+    parents.insert(uid(&set.actions.trust_domain, id.trust_domain()));
     if let Some(more) = set.ancestors.get(&workload) {
         parents.extend(more.iter().cloned());
     }
@@ -205,8 +213,8 @@ fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Reques
 
 fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
     let id = format!("{}{}", facts.host, facts.path);
-    let destination = uid(&type_name("Destination")?, &id);
-    let service = uid(&type_name("Service")?, facts.service);
+    let destination = uid(&set.actions.destination, &id);
+    let service = uid(&set.actions.service, facts.service);
 
     let attrs = HashMap::from([
         ("host".to_string(), string(facts.host)),
