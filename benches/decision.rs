@@ -14,6 +14,10 @@ use seam::dev::DevCa;
 use seam::probe::RequestFile;
 use seam::server::Server;
 
+// The same allocator as the `seam` binary, so figures compare like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FRONTEND: &str = "spiffe://example.org/ns/shop/sa/frontend";
 
 fn setup(dir: &Path, cache_capacity: u64) -> (Server, DevCa) {
@@ -63,6 +67,7 @@ fn request() -> RequestFile {
         url: "https://orders.shop.svc/v1/orders/42?expand=items".into(),
         destination: "spiffe://example.org/ns/shop/sa/orders".into(),
         source_address: "10.0.0.7:51234".into(),
+        route: [("sensitivity".to_string(), "internal".to_string())].into(),
         ..Default::default()
     }
 }
@@ -77,10 +82,26 @@ fn decision(c: &mut Criterion) {
         .mint_svid(FRONTEND, Duration::from_secs(3600))
         .unwrap()
         .cert_pem;
-    let check = request().to_check(&pem).unwrap();
+    let allowed = request().to_check(&pem).unwrap();
+    let denied = RequestFile {
+        url: "https://orders.shop.svc/v1/admin/settings".into(),
+        ..request()
+    }
+    .to_check(&pem)
+    .unwrap();
     let authorizer = server.authorizer().clone();
-    c.bench_function("decision/identity_cached", |b| {
-        b.iter(|| authorizer.check(&check, None))
+    assert_eq!(
+        code(&authorizer.check(&allowed, None)),
+        0,
+        "allowed request"
+    );
+    assert_eq!(code(&authorizer.check(&denied, None)), 7, "denied request");
+
+    c.bench_function("decision/allow_identity_cached", |b| {
+        b.iter(|| authorizer.check(&allowed, None))
+    });
+    c.bench_function("decision/deny_identity_cached", |b| {
+        b.iter(|| authorizer.check(&denied, None))
     });
 
     let dir2 = tempfile::tempdir().unwrap();
@@ -96,12 +117,21 @@ fn decision(c: &mut Criterion) {
         .collect();
     let authorizer = server.authorizer().clone();
     let mut i = 0;
-    c.bench_function("decision/identity_uncached", |b| {
+    assert_eq!(
+        code(&authorizer.check(&checks[0], None)),
+        0,
+        "allowed request"
+    );
+    c.bench_function("decision/allow_identity_uncached", |b| {
         b.iter(|| {
             i = (i + 1) % checks.len();
             authorizer.check(&checks[i], None)
         })
     });
+}
+
+fn code(response: &envoy_types::pb::envoy::service::auth::v3::CheckResponse) -> i32 {
+    response.status.as_ref().map_or(0, |s| s.code)
 }
 
 /// Minting and verifying one Txn-Token alone: the cost a token adds to an
@@ -126,6 +156,17 @@ fn tokens(c: &mut Criterion) {
         parent: None,
     };
     c.bench_function("token/mint", |b| b.iter(|| tokens.mint(&grant).unwrap()));
+
+    let clock = std::sync::Arc::new(seam::clock::SystemClock);
+    let ring = KeyRing::generate(Algorithm::Es256).unwrap();
+    let settings = TokenSettings {
+        algorithm: Algorithm::Es256,
+        ..TokenSettings::default()
+    };
+    let es256 = Tokens::new(settings, ring, Vec::new(), clock);
+    c.bench_function("token/mint_es256", |b| {
+        b.iter(|| es256.mint(&grant).unwrap())
+    });
 
     let token = tokens.mint(&grant).unwrap().token;
     c.bench_function("token/verify", |b| {

@@ -65,6 +65,10 @@ fn allow() -> CheckResponse {
     }
 }
 
+// The same allocator as the `seam` binary, so figures compare like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! together with its reasons and errors, unchanged, so records can carry
 //! what the engine said rather than something re-derived.
 
+mod index;
 pub mod load;
 pub mod request;
 
@@ -53,6 +54,7 @@ pub struct PolicySet {
     meta: HashMap<PolicyId, PolicyMeta>,
     ancestors: HashMap<EntityUid, Vec<EntityUid>>,
     actions: request::Actions,
+    index: index::Index,
     version: String,
     authorizer: Authorizer,
 }
@@ -81,12 +83,15 @@ impl PolicySet {
         version: String,
     ) -> Result<PolicySet, String> {
         let actions = request::Actions::from_schema(&schema)?;
+        request::check_schema_fits(&schema, &actions)?;
+        let index = index::Index::new(&policies, &schema, actions.methods())?;
         Ok(PolicySet {
             policies,
             schema,
             meta,
             ancestors,
             actions,
+            index,
             version,
             authorizer: Authorizer::new(),
         })
@@ -107,6 +112,16 @@ impl PolicySet {
         self.meta.is_empty()
     }
 
+    /// Every policy in the set, as Cedar holds it.
+    pub fn cedar_policies(&self) -> &cedar_policy::PolicySet {
+        &self.policies
+    }
+
+    /// The schema the set was validated against.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
     /// What seam knows about policy `id`.
     pub fn meta(&self, id: &str) -> Option<&PolicyMeta> {
         self.meta.get(&PolicyId::new(id))
@@ -115,10 +130,10 @@ impl PolicySet {
     /// Decides `facts`. An error means the request could not even be put to
     /// Cedar (an unknown method, a context the schema refuses).
     pub fn evaluate(&self, facts: &Facts<'_>) -> Result<Evaluation, RequestError> {
-        let (request, entities) = request::build(facts, self)?;
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, &entities);
+        let built = request::build(facts, self)?;
+        let response =
+            self.authorizer
+                .is_authorized(&built.request, &built.policies, &built.entities);
 
         let mut determining: Vec<String> = response
             .diagnostics()

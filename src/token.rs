@@ -73,7 +73,7 @@ pub struct TokenSettings {
 impl Default for TokenSettings {
     fn default() -> Self {
         Self {
-            algorithm: Algorithm::EdDsa,
+            algorithm: Algorithm::Es256,
             issuer: "seam".to_owned(),
             lifetime: Duration::from_secs(60),
             leeway: Duration::from_secs(30),

@@ -53,7 +53,7 @@ struct AdminFile {
 impl Default for TokensFile {
     fn default() -> Self {
         TokensFile {
-            algorithm: "EdDSA".into(),
+            algorithm: "ES256".into(),
             issuer: "seam".into(),
             lifetime_secs: 60,
             leeway_secs: 30,

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
@@ -124,21 +125,57 @@ pub(super) struct Actions {
 }
 
 impl Actions {
+    /// The methods are the schema's actions that take a `Workload`
+    /// principal and a `Destination` resource; groups such as `read` are
+    /// not methods, so a request naming one is an unknown method.
     pub(super) fn from_schema(schema: &Schema) -> Result<Actions, String> {
+        let name = |n: &str| EntityTypeName::from_str(n).map_err(|e| e.to_string());
+        let workload = name("Workload")?;
+        let destination = name("Destination")?;
+
         let entities = schema.action_entities().map_err(|e| e.to_string())?;
-        let by_method = entities
+        let by_method: HashMap<String, Entity> = entities
             .iter()
+            .filter(|e| is_method(schema, &e.uid(), &workload, &destination))
             .map(|e| (e.uid().id().unescaped().to_string(), e.clone()))
             .collect();
-        let name = |n: &str| EntityTypeName::from_str(n).map_err(|e| e.to_string());
+        if by_method.is_empty() {
+            return Err(
+                "no action in the schema takes a `Workload` principal and a \
+                        `Destination` resource, so no request could ever be decided"
+                    .into(),
+            );
+        }
         Ok(Actions {
             by_method,
-            workload: name("Workload")?,
+            workload,
             trust_domain: name("TrustDomain")?,
-            destination: name("Destination")?,
+            destination,
             service: name("Service")?,
         })
     }
+
+    /// Each method with its action id.
+    pub(super) fn methods(&self) -> impl Iterator<Item = (String, EntityUid)> + '_ {
+        self.by_method
+            .iter()
+            .map(|(method, action)| (method.clone(), action.uid()))
+    }
+}
+
+fn is_method(
+    schema: &Schema,
+    action: &EntityUid,
+    workload: &EntityTypeName,
+    destination: &EntityTypeName,
+) -> bool {
+    let principal = schema
+        .principals_for_action(action)
+        .is_some_and(|mut types| types.any(|t| t == workload));
+    let resource = schema
+        .resources_for_action(action)
+        .is_some_and(|mut types| types.any(|t| t == destination));
+    principal && resource
 }
 
 fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
@@ -160,40 +197,131 @@ fn string(s: &str) -> RestrictedExpression {
     RestrictedExpression::new_string(s.to_string())
 }
 
+/// A request ready for Cedar: the request, the entities it refers to, and
+/// the policies whose scope admits its caller and method.
+pub(super) struct Built {
+    /// The Cedar request.
+    pub request: Request,
+    /// Principal, resource and action entities.
+    pub entities: Entities,
+    /// The slice of the set that can apply.
+    pub policies: Arc<cedar_policy::PolicySet>,
+}
+
 /// Builds the Cedar request and the entities it refers to.
-pub(super) fn build(
-    facts: &Facts<'_>,
-    set: &PolicySet,
-) -> Result<(Request, Entities), RequestError> {
+///
+/// The context is not checked against the schema here: it has the same
+/// shape on every request, and [`check_schema_fits`] proved at load time
+/// that the schema accepts that shape.
+pub(super) fn build(facts: &Facts<'_>, set: &PolicySet) -> Result<Built, RequestError> {
     let action = set
         .actions
         .by_method
         .get(facts.method)
         .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
 
-    let principal = principal_entity(facts, set)?;
-    let resource = resource_entity(facts, set)?;
-    let context = context(facts)?;
-
-    let request = Request::new(
-        principal.uid(),
-        action.uid(),
-        resource.uid(),
-        context,
-        Some(&set.schema),
-    )
-    .map_err(|e| RequestError::Refused(e.to_string()))?;
-
-    let entities = Entities::from_entities([principal, resource, action.clone()], None)
-        .map_err(|e| RequestError::Refused(e.to_string()))?;
-    Ok((request, entities))
-}
-
-fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
     let id = SpiffeId::parse(facts.principal)
         .map_err(|_| RequestError::BadPrincipal(facts.principal.to_string()))?;
     let workload = uid(&set.actions.workload, facts.principal);
+    let parents = principal_parents(&id, &workload, set);
+    let policies = set
+        .index
+        .slice(facts.method, &workload, &parents)
+        .map_err(RequestError::Refused)?
+        .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
 
+    let principal = principal_entity(&id, workload, parents)?;
+    let resource = resource_entity(facts, set)?;
+    let context = context(facts)?;
+
+    let request = Request::new(principal.uid(), action.uid(), resource.uid(), context, None)
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+
+    let entities = Entities::from_entities([principal, resource, action.clone()], None)
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+    Ok(Built {
+        request,
+        entities,
+        policies,
+    })
+}
+
+/// Refuses a schema that would not accept the request seam builds: every
+/// method action must take a `Workload` principal and a `Destination`
+/// resource, and the context type must accept seam's context both with and
+/// without its optional attributes.
+pub(super) fn check_schema_fits(schema: &Schema, actions: &Actions) -> Result<(), String> {
+    let workloads = [String::from("spiffe://example.org/ns/shop/sa/frontend")];
+    let chain = ChainFacts {
+        txn: "txn",
+        depth: 1,
+        workloads: &workloads,
+        scope: "checkout",
+        bound: true,
+    };
+    let bare = Facts {
+        principal: "spiffe://example.org/ns/shop/sa/orders",
+        method: "GET",
+        host: "orders.shop.svc",
+        hostname: "orders.shop.svc",
+        port: 443,
+        path: "/",
+        service: "orders.shop.svc",
+        intent: None,
+        sensitivity: "internal",
+        sensitivity_level: 1,
+        sensitivity_source: "default",
+        query: "",
+        source_address: "127.0.0.1:1",
+        request_id: "request",
+        chain: None,
+        credential: CredentialFacts::default(),
+    };
+    let full = Facts {
+        intent: Some("checkout"),
+        chain: Some(chain),
+        ..bare.clone()
+    };
+
+    let principal = uid(&actions.workload, bare.principal);
+    let resource = uid(&actions.destination, "orders.shop.svc/");
+    let mut methods: Vec<&String> = actions.by_method.keys().collect();
+    methods.sort();
+    for method in methods {
+        let Some(action) = actions.by_method.get(method) else {
+            continue;
+        };
+        for facts in [&bare, &full] {
+            let context = context(facts).map_err(|e| e.to_string())?;
+            Request::new(
+                principal.clone(),
+                action.uid(),
+                resource.clone(),
+                context,
+                Some(schema),
+            )
+            .map_err(|e| {
+                format!("the schema does not accept seam's request for `{method}`: {e}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn principal_parents(id: &SpiffeId, workload: &EntityUid, set: &PolicySet) -> HashSet<EntityUid> {
+    let mut parents: HashSet<EntityUid> = HashSet::new();
+    parents.insert(uid(&set.actions.trust_domain, id.trust_domain()));
+    if let Some(more) = set.ancestors.get(workload) {
+        parents.extend(more.iter().cloned());
+    }
+    parents
+}
+
+fn principal_entity(
+    id: &SpiffeId,
+    workload: EntityUid,
+    parents: HashSet<EntityUid>,
+) -> Result<Entity, RequestError> {
     let mut attrs = HashMap::from([
         ("trust_domain".to_string(), string(id.trust_domain())),
         ("path".to_string(), string(id.path())),
@@ -201,12 +329,6 @@ fn principal_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Reques
     if let Some((ns, sa)) = id.namespace_and_service_account() {
         attrs.insert("namespace".into(), string(ns));
         attrs.insert("service_account".into(), string(sa));
-    }
-
-    let mut parents: HashSet<EntityUid> = HashSet::new();
-    parents.insert(uid(&set.actions.trust_domain, id.trust_domain()));
-    if let Some(more) = set.ancestors.get(&workload) {
-        parents.extend(more.iter().cloned());
     }
     Entity::new(workload, attrs, parents).map_err(|e| RequestError::Refused(e.to_string()))
 }

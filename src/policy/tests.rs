@@ -230,3 +230,115 @@ fn a_destination_named_by_its_spiffe_id_inherits_its_groups() {
     let eval = set.evaluate(&f).unwrap();
     assert!(eval.allowed, "{eval:?}");
 }
+
+#[test]
+fn an_action_group_is_not_a_method() {
+    let set = shipped();
+    for group in ["read", "write"] {
+        let err = set
+            .evaluate(&facts(FRONTEND, group, "orders.shop.svc", "/v1/orders/42"))
+            .unwrap_err();
+        assert_eq!(err, RequestError::UnknownMethod(group.into()));
+    }
+}
+
+#[test]
+fn a_schema_that_cannot_take_seams_context_is_refused_at_load() {
+    let policy = files(&[("a.cedar", "permit(principal, action, resource);")]);
+    let required_intent = SCHEMA.replace("intent?: String", "intent: String");
+    assert_ne!(
+        required_intent, SCHEMA,
+        "the schema declares an optional intent"
+    );
+    let err = load::build(&policy, &required_intent, None).unwrap_err();
+    assert!(
+        err.to_string().contains("does not accept seam's request"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_schema_with_no_action_for_workloads_is_refused_at_load() {
+    let schema = "entity Workload; entity TrustDomain; entity Destination; entity Service;\n\
+                  action read;";
+    let policy = files(&[("a.cedar", "permit(principal, action, resource);")]);
+    let err = load::build(&policy, schema, None).unwrap_err();
+    assert!(err.to_string().contains("no action in the schema"), "{err}");
+}
+
+/// The policies handed to Cedar are cut by caller and method; this compares
+/// every answer with Cedar's answer over the whole set.
+#[test]
+fn deciding_on_the_scope_slice_gives_cedars_answer_over_the_whole_set() {
+    let set = shipped();
+    let callers = [
+        FRONTEND,
+        AGENT,
+        "spiffe://example.org/ns/shop/sa/orders",
+        "spiffe://example.org/ns/payments/sa/payments",
+        "spiffe://example.org/ns/finance/sa/ledger",
+        "spiffe://example.org/ns/other/sa/stranger",
+        "spiffe://elsewhere.test/ns/shop/sa/frontend",
+    ];
+    let targets = [
+        ("orders.shop.svc", "/v1/orders/42"),
+        ("orders.shop.svc", "/v1/customers/7"),
+        ("payments.payments.svc", "/v1/charges"),
+        ("ledger.finance.svc", "/v1/entries"),
+        ("ledger.finance.svc", "/v1/export"),
+    ];
+    let workloads = [
+        FRONTEND.to_string(),
+        "spiffe://example.org/ns/shop/sa/orders".into(),
+    ];
+    let mut compared = 0;
+    for caller in callers {
+        for method in ["GET", "HEAD", "POST", "DELETE", "PATCH", "CONNECT"] {
+            for (host, path) in targets {
+                for (level, sensitivity) in [(0, "public"), (2, "confidential"), (3, "restricted")]
+                {
+                    for intent in [None, Some("checkout"), Some("export"), Some("support")] {
+                        for chained in [false, true] {
+                            let mut f = facts(caller, method, host, path);
+                            f.sensitivity = sensitivity;
+                            f.sensitivity_level = level;
+                            f.intent = intent;
+                            f.chain = chained.then_some(ChainFacts {
+                                txn: "txn-1",
+                                depth: 2,
+                                workloads: &workloads,
+                                scope: "checkout",
+                                bound: true,
+                            });
+                            let built = request::build(&f, &set).unwrap();
+                            let sliced = set.authorizer.is_authorized(
+                                &built.request,
+                                &built.policies,
+                                &built.entities,
+                            );
+                            let whole = set.authorizer.is_authorized(
+                                &built.request,
+                                &set.policies,
+                                &built.entities,
+                            );
+                            let view = |r: &cedar_policy::Response| {
+                                let mut reasons: Vec<String> =
+                                    r.diagnostics().reason().map(ToString::to_string).collect();
+                                reasons.sort();
+                                let errors = r.diagnostics().errors().count();
+                                (r.decision(), reasons, errors)
+                            };
+                            assert_eq!(
+                                view(&sliced),
+                                view(&whole),
+                                "{caller} {method} {host}{path}"
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 7 * 6 * 5 * 3 * 4 * 2);
+}

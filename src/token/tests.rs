@@ -292,7 +292,7 @@ fn settings_outside_their_ranges_are_refused_by_name() {
 fn default_settings_follow_the_brief() {
     let settings = TokenSettings::default();
 
-    assert_eq!(settings.algorithm, Algorithm::EdDsa);
+    assert_eq!(settings.algorithm, Algorithm::Es256);
     assert_eq!(settings.issuer, "seam");
     assert_eq!(settings.lifetime, Duration::from_secs(60));
     assert_eq!(settings.leeway, Duration::from_secs(30));
@@ -336,7 +336,10 @@ fn jwks_verification_checks_everything_but_the_holder() {
     let fixture = Fixture::new(Algorithm::EdDsa);
     let minted = fixture.mint(&origin_grant());
     let jwks = fixture.tokens.jwks();
-    let settings = TokenSettings::default();
+    let settings = TokenSettings {
+        algorithm: Algorithm::EdDsa,
+        ..TokenSettings::default()
+    };
 
     let claims = verify_with_jwks(
         &minted.token,

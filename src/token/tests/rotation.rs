@@ -66,13 +66,8 @@ fn tokens_of_a_trusted_issuer_verify_by_its_published_keys() {
     let own = KeyFile::new(&dir, "own.pem", Algorithm::EdDsa);
     let clock = FixedClock::new(at(T0));
 
-    let trusting = Tokens::new(
-        TokenSettings::default(),
-        load(&[&own]),
-        vec![trusted],
-        clock.clone(),
-    );
-    let stranger = Tokens::new(TokenSettings::default(), load(&[&own]), Vec::new(), clock);
+    let trusting = Tokens::new(eddsa(), load(&[&own]), vec![trusted], clock.clone());
+    let stranger = Tokens::new(eddsa(), load(&[&own]), Vec::new(), clock);
 
     assert_eq!(
         trusting
@@ -101,7 +96,7 @@ fn keys_of_another_algorithm_are_never_used() {
     let dir = tempfile::tempdir().unwrap();
     let own = KeyFile::new(&dir, "own.pem", Algorithm::EdDsa);
     let verifier = Tokens::new(
-        TokenSettings::default(),
+        eddsa(),
         load(&[&own]),
         vec![es256_ring],
         FixedClock::new(at(T0)),
@@ -112,4 +107,11 @@ fn keys_of_another_algorithm_are_never_used() {
         .unwrap_err();
 
     assert_eq!(err.reason_code(), "token_bad_header");
+}
+
+fn eddsa() -> TokenSettings {
+    TokenSettings {
+        algorithm: Algorithm::EdDsa,
+        ..TokenSettings::default()
+    }
 }
