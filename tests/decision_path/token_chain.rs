@@ -171,7 +171,7 @@ async fn an_unusable_signing_key_turns_an_allow_into_a_503_never_an_allow_withou
     // Rotate to a ring that can verify but not sign.
     let authorizer = seam.authorizer.clone();
     let public =
-        seam::token::KeyRing::from_jwks(&authorizer.jwks(), seam::token::Algorithm::EdDsa).unwrap();
+        seam::token::KeyRing::from_jwks(&authorizer.jwks(), seam::token::Algorithm::Es256).unwrap();
     authorizer.tokens().replace_keys(public);
 
     let response = seam.check_as(&baseline(), &cert).await;
@@ -187,7 +187,7 @@ async fn an_unusable_signing_key_turns_an_allow_into_a_503_never_an_allow_withou
 
 fn write_key(dir: &std::path::Path, name: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let pem = seam::token::generate_pkcs8_pem(seam::token::Algorithm::EdDsa).unwrap();
+    let pem = seam::token::generate_pkcs8_pem(seam::token::Algorithm::Es256).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, pem.as_bytes()).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
