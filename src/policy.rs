@@ -6,6 +6,8 @@
 //! together with its reasons and errors, unchanged, so records can carry
 //! what the engine said rather than something re-derived.
 
+pub mod explain;
+pub mod lint;
 pub mod load;
 pub mod request;
 
