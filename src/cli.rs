@@ -3,6 +3,7 @@
 
 mod check;
 mod dev;
+mod explain;
 mod serve;
 mod test;
 mod token;
