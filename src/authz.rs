@@ -24,12 +24,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::{IdentityVerifier, Presented};
 use crate::policy::{ChainFacts, CredentialFacts, Facts, PolicyStore};
-use explain::Capture;
 use crate::proto::DecisionRecord;
 use crate::record::Recorder;
 use crate::request::credential;
 use crate::sensitivity::Classifier;
 use crate::token::{Grant, Inbound, NO_SCOPE, TXN_TOKEN_HEADER, TokenError, Tokens};
+use explain::Capture;
 
 pub use explain::Explanation;
 pub use outcome::{Denial, DenyKind, Upstream, Verdict};

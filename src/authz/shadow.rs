@@ -55,7 +55,9 @@ impl Authorizer {
         let Some(shadow) = self.shadow.snapshot() else {
             return;
         };
-        self.stats.shadow_evaluations.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .shadow_evaluations
+            .fetch_add(1, Ordering::Relaxed);
 
         // A request the shadow set cannot even build is a denial there, as
         // it would be if that set were live.

@@ -66,10 +66,7 @@ pub(super) fn run(options: &Options<'_>) -> ExitCode {
 
         let explained = bench.explain(&request);
         let answer = super::check::answer(&explained.response);
-        let expected = file
-            .expect
-            .as_deref()
-            .is_none_or(|e| e == answer.decision)
+        let expected = file.expect.as_deref().is_none_or(|e| e == answer.decision)
             && file
                 .expect_reason
                 .as_deref()

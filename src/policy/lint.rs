@@ -404,7 +404,11 @@ fn entity_typed_attributes(schema_text: &str) -> HashSet<String> {
         .unwrap_or(Value::Null);
     let mut entity_types = HashSet::new();
     for namespace in json.as_object().into_iter().flat_map(|o| o.values()) {
-        for name in namespace["entityTypes"].as_object().into_iter().flat_map(|o| o.keys()) {
+        for name in namespace["entityTypes"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.keys())
+        {
             entity_types.insert(name.clone());
         }
     }

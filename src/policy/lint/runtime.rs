@@ -143,9 +143,7 @@ impl Walk<'_> {
     /// argument list.
     fn call(&mut self, e: &Value, name: &str, body: &Value, guards: &Guards) {
         let args = body.as_array().cloned().unwrap_or_default();
-        let literal = args
-            .iter()
-            .all(|a| matches!(single(a), Some(("Value", _))));
+        let literal = args.iter().all(|a| matches!(single(a), Some(("Value", _))));
 
         if CONSTRUCTORS.contains(&name) && !literal {
             self.flag(
@@ -266,7 +264,11 @@ pub fn show(e: &Value) -> String {
             None => body.to_string(),
         },
         "Var" => body.as_str().unwrap_or("?").to_string(),
-        "." => format!("{}.{}", show(&body["left"]), body["attr"].as_str().unwrap_or("")),
+        "." => format!(
+            "{}.{}",
+            show(&body["left"]),
+            body["attr"].as_str().unwrap_or("")
+        ),
         "has" => format!(
             "{} has {}",
             show(&body["left"]),
@@ -274,11 +276,9 @@ pub fn show(e: &Value) -> String {
         ),
         "neg" => format!("-{}", show(&body["arg"])),
         "!" => format!("!{}", show(&body["arg"])),
-        "getTag" | "hasTag" | "contains" | "containsAll" | "containsAny" => format!(
-            "{}.{op}({})",
-            show(&body["left"]),
-            show(&body["right"])
-        ),
+        "getTag" | "hasTag" | "contains" | "containsAll" | "containsAny" => {
+            format!("{}.{op}({})", show(&body["left"]), show(&body["right"]))
+        }
         _ if body.get("left").is_some() => {
             format!("{} {op} {}", show(&body["left"]), show(&body["right"]))
         }

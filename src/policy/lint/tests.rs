@@ -4,8 +4,12 @@ use super::super::LoadError;
 use super::*;
 
 fn shipped(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("policies")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// The expressions flagged in the forbid with condition `when`.
@@ -24,9 +28,17 @@ fn forbid_conditions_that_can_fail_at_run_time_are_flagged() {
     let cases: &[(&str, &[&str], &[&str])] = &[
         // Nothing that can fail.
         ("context.sensitivity_level >= 3", &[], &[]),
-        (r#"resource.path like "/v1/*" && principal in Group::"g""#, &[], &[]),
+        (
+            r#"resource.path like "/v1/*" && principal in Group::"g""#,
+            &[],
+            &[],
+        ),
         (r#"["a", "b"].contains(context.sensitivity)"#, &[], &[]),
-        (r#"principal has namespace && principal.namespace == "x""#, &[], &[]),
+        (
+            r#"principal has namespace && principal.namespace == "x""#,
+            &[],
+            &[],
+        ),
         // Integer overflow.
         (
             "context.sensitivity_level + 1 > 3",
@@ -38,7 +50,11 @@ fn forbid_conditions_that_can_fail_at_run_time_are_flagged() {
             &[],
             &["context.sensitivity_level * 2"],
         ),
-        ("-context.sensitivity_level < 0", &[], &["-context.sensitivity_level"]),
+        (
+            "-context.sensitivity_level < 0",
+            &[],
+            &["-context.sensitivity_level"],
+        ),
         // Two literals whose result fits cannot overflow; one that does not fit can.
         ("context.sensitivity_level > 1 + 2", &[], &[]),
         (
@@ -64,7 +80,11 @@ fn forbid_conditions_that_can_fail_at_run_time_are_flagged() {
             &[r#"datetime("2026-01-01").offset(duration("1d"))"#],
         ),
         // Tags: only after hasTag.
-        (r#"principal.getTag("team") == "x""#, &[], &[r#"principal.getTag("team")"#]),
+        (
+            r#"principal.getTag("team") == "x""#,
+            &[],
+            &[r#"principal.getTag("team")"#],
+        ),
         (
             r#"principal.hasTag("team") && principal.getTag("team") == "x""#,
             &[],
