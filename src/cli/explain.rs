@@ -140,6 +140,36 @@ fn to_json(name: &str, expected: bool, explained: &Explanation) -> Value {
     })
 }
 
+/// The Cedar request in Cedar's own notation: `Type::"id"` for entities,
+/// JSON for attributes and context.
+fn print_request(request: &Value) {
+    for role in ["principal", "action", "resource"] {
+        let entity = &request[role];
+        let uid = if entity.get("uid").is_some() {
+            &entity["uid"]
+        } else {
+            entity
+        };
+        println!("  {:<11}{}", format!("{role}:"), cedar_uid(uid));
+        if let Some(attrs) = entity.get("attrs") {
+            println!("    attrs:   {attrs}");
+        }
+        if let Some(parents) = entity["parents"].as_array() {
+            let parents: Vec<String> = parents.iter().map(cedar_uid).collect();
+            println!("    parents: {}", parents.join(", "));
+        }
+    }
+    println!("  context:   {}", request["context"]);
+}
+
+fn cedar_uid(uid: &Value) -> String {
+    format!(
+        "{}::{}",
+        uid["type"].as_str().unwrap_or("?"),
+        Value::from(uid["id"].as_str().unwrap_or(""))
+    )
+}
+
 fn print_text(name: &str, file: &RequestFile, expected: bool, explained: &Explanation) {
     let record = &explained.record;
     println!("== {name}");
@@ -149,12 +179,7 @@ fn print_text(name: &str, file: &RequestFile, expected: bool, explained: &Explan
 
     println!("cedar request:");
     match &explained.cedar_request {
-        Some(Ok(request)) => {
-            let text = serde_json::to_string_pretty(request).unwrap_or_default();
-            for line in text.lines() {
-                println!("  {line}");
-            }
-        }
+        Some(Ok(request)) => print_request(request),
         Some(Err(error)) => println!("  cedar refused to build it: {error}"),
         None => println!("  none: the request was decided before policy"),
     }

@@ -203,12 +203,13 @@ fn explain_shows_the_cedar_request_and_the_deciding_forbid_with_its_place() {
         .unwrap()
         + 1;
     for expected in [
-        "\"id\": \"spiffe://example.org/ns/agents/sa/support-agent\"",
-        "\"id\": \"ai-agents\"",
-        "\"id\": \"payments.payments.svc/v1/cards/4111\"",
-        "\"id\": \"GET\"",
-        "\"sensitivity_source\": \"rule:card-data\"",
-        "\"intent\": \"support\"",
+        "  principal: Workload::\"spiffe://example.org/ns/agents/sa/support-agent\"",
+        "    parents: TrustDomain::\"example.org\", Group::\"ai-agents\"",
+        "  action:    Action::\"GET\"",
+        "  resource:  Destination::\"payments.payments.svc/v1/cards/4111\"",
+        "\"path\":\"/v1/cards/4111\"",
+        "\"sensitivity_source\":\"rule:card-data\"",
+        "\"intent\":\"support\"",
         "decision: DENY 403 policy_denied",
         &format!("agents-never-touch-restricted (forbid) agents.cedar:{line}"),
         "@reason: AI agents may not access restricted data",
