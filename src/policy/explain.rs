@@ -25,11 +25,18 @@ pub fn cedar_request(facts: &Facts<'_>, set: &PolicySet) -> Result<Value, Reques
             return Value::Null;
         };
         let wanted = uid_json(uid);
-        listed
+        let mut found = listed
             .iter()
             .find(|e| e["uid"] == wanted)
             .cloned()
-            .unwrap_or(json!({ "uid": wanted }))
+            .unwrap_or(json!({ "uid": wanted }));
+
+        // Parents come from a set: sort them so the same request always
+        // reads the same.
+        if let Some(parents) = found["parents"].as_array_mut() {
+            parents.sort_by_key(|p| (p["type"].to_string(), p["id"].to_string()));
+        }
+        found
     };
 
     let context = match request.context() {

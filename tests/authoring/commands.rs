@@ -204,7 +204,7 @@ fn explain_shows_the_cedar_request_and_the_deciding_forbid_with_its_place() {
         + 1;
     for expected in [
         "  principal: Workload::\"spiffe://example.org/ns/agents/sa/support-agent\"",
-        "    parents: TrustDomain::\"example.org\", Group::\"ai-agents\"",
+        "    parents: Group::\"ai-agents\", TrustDomain::\"example.org\"",
         "  action:    Action::\"GET\"",
         "  resource:  Destination::\"payments.payments.svc/v1/cards/4111\"",
         "\"path\":\"/v1/cards/4111\"",
