@@ -53,7 +53,7 @@ enum Command {
     Token(token::Command),
     /// Parse and validate a policy folder, with Cedar's diagnostics and warnings
     Validate(validate::Args),
-    /// Run a policy folder's test cases (`tests/*.toml`) through the decision path
+    /// Run a policy folder's test cases (`*.test.toml`) through the decision path
     Test(test::Args),
 }
 

@@ -1,6 +1,8 @@
-//! Policy test cases (`seam test`): TOML files in the policy folder's
-//! `tests/` sub-folder, each a list of `[[case]]`s run through a
-//! [`Workbench`], one decision per case.
+//! Policy test cases (`seam test`): `*.test.toml` files next to the
+//! policies they test, each a list of `[[case]]`s run through a
+//! [`Workbench`], one decision per case. The folder stays flat, and policy
+//! discovery reads only `.cedar` files, so the test files never load as
+//! policies.
 //!
 //! A case names the caller, the request and what seam must answer:
 //!
@@ -24,9 +26,8 @@ use serde::Deserialize;
 use super::{Workbench, WorkbenchError};
 use crate::probe::RequestFile;
 
-/// The sub-folder of a policy folder holding test files. It holds no
-/// `.cedar` file, so policy discovery never reads it.
-pub const TESTS_DIR: &str = "tests";
+/// How the name of a test file ends.
+pub const TEST_SUFFIX: &str = ".test.toml";
 
 /// One test file: a list of cases.
 #[derive(Debug, Clone, Deserialize)]
@@ -166,20 +167,21 @@ pub enum CasesError {
     },
 }
 
-/// The `*.toml` files of `policy_dir/tests`, in name order.
+/// The `*.test.toml` files of `policy_dir`, in name order; dot-files (an
+/// editor's backups) are skipped.
 pub fn test_files(policy_dir: &Path) -> Result<Vec<PathBuf>, CasesError> {
-    let dir = policy_dir.join(TESTS_DIR);
-    let entries = std::fs::read_dir(&dir).map_err(|source| CasesError::Read {
-        path: dir.clone(),
+    let entries = std::fs::read_dir(policy_dir).map_err(|source| CasesError::Read {
+        path: policy_dir.to_path_buf(),
         source,
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            p.file_name().is_some_and(|n| {
+                let name = n.to_string_lossy();
+                name.ends_with(TEST_SUFFIX) && !name.starts_with('.')
+            })
         })
         .collect();
     files.sort();

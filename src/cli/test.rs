@@ -1,4 +1,4 @@
-//! `seam test [DIR]`: runs the policy test cases in `DIR/tests/*.toml`
+//! `seam test [DIR]`: runs the policy test cases in `DIR/*.test.toml`
 //! through an in-process authorizer over `DIR` and prints one line per case
 //! and a closing `N passed, N failed` line.
 
@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILURE, EXIT_USAGE};
 use crate::authoring::Workbench;
-use crate::authoring::cases::{self, TESTS_DIR};
+use crate::authoring::cases::{self, TEST_SUFFIX};
 
 /// Arguments of `seam test`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Policy folder; its test files are `tests/*.toml` inside it
+    /// Policy folder; its test files are the `*.test.toml` files in it
     #[arg(default_value = "policies")]
     dir: PathBuf,
     /// Configuration file for intents, sensitivity levels and classification
@@ -30,8 +30,8 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(files) if !files.is_empty() => files,
         Ok(_) => {
             eprintln!(
-                "seam test: no `*.toml` test file in `{}`",
-                args.dir.join(TESTS_DIR).display()
+                "seam test: no `*{TEST_SUFFIX}` file in `{}`",
+                args.dir.display()
             );
             return ExitCode::from(EXIT_USAGE);
         }

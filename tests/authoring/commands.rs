@@ -31,21 +31,20 @@ fn seam(cwd: &Path, args: &[&str]) -> (i32, String, String) {
 fn shipped_copy() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("policies");
-    copy_dir(&repo().join("policies"), &dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(repo().join("policies")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
     (tmp, dir)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+fn test_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.toml"))
+        .collect()
 }
 
 fn arg(path: &Path) -> &str {
@@ -128,9 +127,9 @@ fn validate_warns_without_failing_unless_warnings_are_denied() {
 }
 
 fn case_count(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("tests"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+    test_files(dir)
+        .into_iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
         .map(|text| text.matches("[[case]]").count())
         .sum()
 }
@@ -146,16 +145,17 @@ fn the_shipped_policy_tests_all_pass() {
     assert_eq!(lines.len(), cases + 1);
     assert!(lines[..cases].iter().all(|l| l.starts_with("ok   ")));
     assert_eq!(lines[cases], format!("{cases} passed, 0 failed"));
-    assert!(stdout.contains("ok   finance.toml: payments posts a checkout's entry"));
+    assert!(stdout.contains("ok   finance.test.toml: payments posts a checkout's entry"));
 }
 
 #[test]
 fn a_failing_case_is_reported_and_the_run_exits_non_zero() {
     let (tmp, dir) = shipped_copy();
-    std::fs::remove_dir_all(dir.join("tests")).unwrap();
-    std::fs::create_dir(dir.join("tests")).unwrap();
+    for shipped in test_files(&dir) {
+        std::fs::remove_file(shipped).unwrap();
+    }
     std::fs::write(
-        dir.join("tests/mixed.toml"),
+        dir.join("mixed.test.toml"),
         r#"
 [[case]]
 name = "the agent reads order status"
@@ -179,8 +179,8 @@ expect = "allow"
     assert_eq!(code, 1);
     assert_eq!(
         stdout,
-        "ok   mixed.toml: the agent reads order status\n\
-         FAIL mixed.toml: the agent cancels an order: expected allow, got deny (policy_denied) \
+        "ok   mixed.test.toml: the agent reads order status\n\
+         FAIL mixed.test.toml: the agent cancels an order: expected allow, got deny (policy_denied) \
          (determining: agents-are-read-only)\n\
          1 passed, 1 failed\n"
     );
