@@ -95,6 +95,16 @@ async fn metrics(State(authorizer): State<Arc<Authorizer>>) -> Response {
         ],
     );
     counter(
+        "seam_shadow_evaluations_total",
+        "Requests the shadow policy set also decided.",
+        &[("", stats.shadow_evaluations.load(Ordering::Relaxed))],
+    );
+    counter(
+        "seam_shadow_disagreements_total",
+        "Requests the shadow policy set decided differently from the live one.",
+        &[("", stats.shadow_disagreements.load(Ordering::Relaxed))],
+    );
+    counter(
         "seam_record_sink_errors_total",
         "Writes the record sink refused.",
         &[("", records.sink_errors.load(Ordering::Relaxed))],

@@ -8,8 +8,10 @@
 //! the Check with a [`Denial`]; nothing on this path panics or returns an
 //! RPC error.
 
+mod explain;
 pub mod outcome;
 mod read;
+mod shadow;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use crate::record::Recorder;
 use crate::request::credential;
 use crate::sensitivity::Classifier;
 use crate::token::{Grant, Inbound, NO_SCOPE, TXN_TOKEN_HEADER, TokenError, Tokens};
+use explain::Capture;
 
+pub use explain::Explanation;
 pub use outcome::{Denial, DenyKind, Upstream, Verdict};
 
 /// Counts of outcomes in Envoy's vocabulary.
@@ -39,6 +43,10 @@ pub struct DecisionStats {
     pub denied: AtomicU64,
     /// Refused because seam could not decide.
     pub error: AtomicU64,
+    /// Requests the shadow policy set was evaluated for.
+    pub shadow_evaluations: AtomicU64,
+    /// Of those, how many the shadow set decided differently.
+    pub shadow_disagreements: AtomicU64,
 }
 
 /// Everything a Check needs, shared by all requests.
@@ -58,6 +66,8 @@ pub struct Authorizer {
     require_normalized_paths: bool,
     tokens: Tokens,
     stats: DecisionStats,
+    shadow: PolicyStore,
+    shadow_dir: Option<std::path::PathBuf>,
 }
 
 impl Authorizer {
@@ -73,7 +83,7 @@ impl Authorizer {
     ) -> Authorizer {
         let max_credential_lifetime =
             i64::try_from(config.tokens.max_credential_lifetime.as_secs()).unwrap_or(i64::MAX);
-        Authorizer {
+        let authorizer = Authorizer {
             identity,
             policies,
             intents: config.context.intents.iter().cloned().collect(),
@@ -88,7 +98,11 @@ impl Authorizer {
             require_normalized_paths: config.context.require_normalized_paths,
             tokens,
             stats: DecisionStats::default(),
-        }
+            shadow: PolicyStore::empty(),
+            shadow_dir: config.policy.shadow_dir.clone(),
+        };
+        authorizer.reload_shadow();
+        authorizer
     }
 
     /// What keeps this authorizer from answering allows, if anything:
@@ -135,18 +149,10 @@ impl Authorizer {
     /// gRPC call's metadata, when Envoy sent one.
     pub fn check(&self, request: &CheckRequest, traceparent: Option<&str>) -> CheckResponse {
         let started = Instant::now();
-        let now = self.clock.now();
-        let mut record = DecisionRecord {
-            version: 1,
-            kind: "decision".into(),
-            time: rfc3339(now),
-            decision_id: uuid::Uuid::now_v7().to_string(),
-            instance: self.instance.clone(),
-            ..Default::default()
-        };
+        let mut record = self.new_record();
 
         let (slot, verdict) = match self.recorder.reserve() {
-            Ok(slot) => (slot, self.decide(request, traceparent, &mut record)),
+            Ok(slot) => (slot, self.decide(request, traceparent, &mut record, None)),
             Err(why) => {
                 read::describe(request, traceparent, &mut record);
                 let denial = Denial::new(DenyKind::Fault, why.reason_code(), why.to_string());
@@ -161,13 +167,28 @@ impl Authorizer {
         response
     }
 
+    /// An empty record for a decision starting now.
+    fn new_record(&self) -> DecisionRecord {
+        DecisionRecord {
+            version: 1,
+            kind: "decision".into(),
+            time: rfc3339(self.clock.now()),
+            decision_id: uuid::Uuid::now_v7().to_string(),
+            instance: self.instance.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Decides `request`; `capture`, when given, keeps what Cedar was asked
+    /// (for [`Authorizer::explain`]).
     fn decide(
         &self,
         request: &CheckRequest,
         traceparent: Option<&str>,
         record: &mut DecisionRecord,
+        capture: Option<&mut Capture>,
     ) -> Verdict {
-        match self.try_decide(request, traceparent, record) {
+        match self.try_decide(request, traceparent, record, capture) {
             Ok(verdict) => verdict,
             Err(denial) => Verdict::Deny(denial),
         }
@@ -178,6 +199,7 @@ impl Authorizer {
         request: &CheckRequest,
         traceparent: Option<&str>,
         record: &mut DecisionRecord,
+        capture: Option<&mut Capture>,
     ) -> Result<Verdict, Denial> {
         let seen = read::describe(request, traceparent, record);
         let (attributes, http) = read::parts(request)?;
@@ -275,6 +297,9 @@ impl Authorizer {
                 long_lived: found.long_lived,
             },
         };
+        if let Some(capture) = capture {
+            capture.see(&facts, &policies);
+        }
         let evaluation = policies.evaluate(&facts).map_err(|e| {
             if e.is_input() {
                 Denial::new(DenyKind::Input, "unknown_method", e.to_string())
@@ -287,6 +312,7 @@ impl Authorizer {
         record.determining_policies = evaluation.determining.clone();
         record.errors = evaluation.errors.clone();
         record.advice = evaluation.advice.clone();
+        self.compare_with_shadow(&facts, &evaluation, record);
 
         if !evaluation.errors.is_empty() {
             let mut denial = Denial::new(

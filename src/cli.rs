@@ -3,8 +3,11 @@
 
 mod check;
 mod dev;
+mod explain;
 mod serve;
+mod test;
 mod token;
+mod validate;
 
 pub use check::{Answer, answer};
 
@@ -48,6 +51,10 @@ enum Command {
     /// Decode or verify Txn-Tokens
     #[command(subcommand)]
     Token(token::Command),
+    /// Parse and validate a policy folder, with Cedar's diagnostics and warnings
+    Validate(validate::Args),
+    /// Run a policy folder's test cases (`*.test.toml`) through the decision path
+    Test(test::Args),
 }
 
 /// Runs the parsed command line.
@@ -58,6 +65,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Dev(command) => dev::run(command),
         Command::Keys { config } => token::keys(config.as_deref()),
         Command::Token(command) => token::run(command),
+        Command::Validate(args) => validate::run(args),
+        Command::Test(args) => test::run(args),
     }
 }
 

@@ -95,6 +95,9 @@ pub struct ServerConfig {
 pub struct PolicyConfig {
     /// Folder holding `*.cedar`, `schema.cedarschema` and optionally `entities.json`.
     pub dir: PathBuf,
+    /// A second folder evaluated beside the live set on every request, whose
+    /// answer is only recorded when it differs (never returned to Envoy).
+    pub shadow_dir: Option<PathBuf>,
 }
 
 /// A trust domain and the file holding its bundle.

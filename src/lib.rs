@@ -14,6 +14,7 @@
 //! published keys beside it.
 
 pub mod admin;
+pub mod authoring;
 pub mod authz;
 pub mod cli;
 pub mod clock;

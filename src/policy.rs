@@ -6,7 +6,9 @@
 //! together with its reasons and errors, unchanged, so records can carry
 //! what the engine said rather than something re-derived.
 
+pub mod explain;
 mod index;
+pub mod lint;
 pub mod load;
 pub mod request;
 

@@ -460,6 +460,7 @@ pub fn reload(config: &Config, authorizer: &Authorizer) {
         }
         Err(error) => tracing::error!(%error, "policy reload refused; the live set stays"),
     }
+    authorizer.reload_shadow();
 
     let algorithm = authorizer.tokens().settings().algorithm;
     match own_keys(config, algorithm) {

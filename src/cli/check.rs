@@ -1,5 +1,6 @@
 //! `seam check`: send the Check requests described in request files to a
-//! running seam, the way Envoy would, and print each decision.
+//! running seam, the way Envoy would, and print each decision; or, with
+//! `--explain`, decide them in-process and show what Cedar was asked.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +36,18 @@ pub struct Args {
     /// Print the Txn-Token minted for each allowed request
     #[arg(long)]
     show_tokens: bool,
+    /// Decide locally, without a server, and print the Cedar request, the
+    /// decision, the determining policies and any errors
+    #[arg(long)]
+    explain: bool,
+    /// With --explain: the policy folder to decide with (default: the
+    /// configured one)
+    #[arg(long, requires = "explain")]
+    policies: Option<PathBuf>,
+    /// With --explain: configuration file for intents, sensitivity levels and
+    /// rules (default: the shipped defaults)
+    #[arg(long, short, requires = "explain")]
+    config: Option<PathBuf>,
 }
 
 /// What one response said, in the terms a person checks.
@@ -106,6 +119,15 @@ pub(super) fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if args.explain {
+        return super::explain::run(&super::explain::Options {
+            files: &files,
+            config: args.config.as_deref(),
+            policies: args.policies.as_deref(),
+            chain: args.chain,
+            json: args.json,
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -153,6 +153,7 @@ struct ServerFile {
 #[serde(deny_unknown_fields, default)]
 struct PolicyFile {
     dir: PathBuf,
+    shadow_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +226,7 @@ impl Default for PolicyFile {
     fn default() -> Self {
         PolicyFile {
             dir: PathBuf::from("policies"),
+            shadow_dir: None,
         }
     }
 }
@@ -289,6 +291,7 @@ impl ConfigFile {
         let admin = self.admin.validate()?;
         let policy = PolicyConfig {
             dir: resolve(&self.policy.dir),
+            shadow_dir: self.policy.shadow_dir.as_deref().map(&resolve),
         };
         let state_dir = resolve(self.state_dir.as_deref().unwrap_or(Path::new(".seam")));
 
