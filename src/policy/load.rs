@@ -3,7 +3,8 @@
 //! A folder is all-or-nothing: every `.cedar` file parses, every policy
 //! validates against `schema.cedarschema`, `entities.json` (when present)
 //! matches the schema, and policy ids are unique, or nothing is returned and
-//! the error names the file, line and column.
+//! the error names the file, line and column. Which files count is decided
+//! in [`folder`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,11 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::{PolicyMeta, PolicySet};
+
+mod folder;
+mod parse;
+
+pub use folder::{PolicyFile, is_policy_name, policy_files};
 
 /// The schema file every policy folder must hold.
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
@@ -58,7 +64,8 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.column) {
             (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
-            _ => write!(f, "{}: {}", self.file, self.message),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file, self.message),
+            (None, _) => write!(f, "{}: {}", self.file, self.message),
         }
     }
 }
@@ -89,7 +96,7 @@ pub fn build(
     entities_text: Option<&str>,
 ) -> Result<PolicySet, LoadError> {
     let schema = parse_schema(schema_text)?;
-    let (policies, meta) = parse_policies(files)?;
+    let (policies, meta) = parse::parse_policies(files)?;
     validate(&policies, &schema, files, &meta)?;
     let ancestors = match entities_text {
         Some(text) => parse_entities(text, &schema)?,
@@ -108,23 +115,10 @@ pub fn build(
 }
 
 fn read_folder(dir: &Path) -> Result<BTreeMap<String, String>, LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-
     let mut files = BTreeMap::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| LoadError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Editors leave backups and swap files next to what they edit.
-        if !name.ends_with(".cedar") || name.starts_with('.') {
-            continue;
-        }
-        files.insert(name, read(&entry.path())?);
+    for file in policy_files(dir)? {
+        let text = read(&file.path)?;
+        files.insert(file.name, text);
     }
 
     if files.is_empty() {
@@ -144,111 +138,6 @@ fn parse_schema(text: &str) -> Result<Schema, LoadError> {
     Schema::from_cedarschema_str(text)
         .map(|(schema, _warnings)| schema)
         .map_err(|e| LoadError::Invalid(vec![problem(SCHEMA_FILE, text, &e)]))
-}
-
-fn parse_policies(
-    files: &BTreeMap<String, String>,
-) -> Result<(cedar_policy::PolicySet, HashMap<PolicyId, PolicyMeta>), LoadError> {
-    let mut set = cedar_policy::PolicySet::new();
-    let mut meta: HashMap<PolicyId, PolicyMeta> = HashMap::new();
-    let mut problems = Vec::new();
-
-    for (file, text) in files {
-        if text.trim().is_empty() {
-            problems.push(Problem {
-                file: file.clone(),
-                line: None,
-                column: None,
-                message: "file is empty; write `forbid(principal, action, resource);` \
-                          explicitly to deny everything"
-                    .into(),
-            });
-            continue;
-        }
-        let parsed = match cedar_policy::PolicySet::from_str(text) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                problems.push(problem(file, text, &e));
-                continue;
-            }
-        };
-        if parsed.templates().next().is_some() {
-            problems.push(Problem {
-                file: file.clone(),
-                line: None,
-                column: None,
-                message: "templates are not supported; write static policies".into(),
-            });
-        }
-
-        for (ordinal, (policy, offset)) in ordered(&parsed, text).into_iter().enumerate() {
-            let line = offset.map(|o| line_col(text, o).0);
-            let id = match policy.annotation("id") {
-                Some(id) => id.to_string(),
-                None => format!("{file}#{}", ordinal + 1),
-            };
-            let id = PolicyId::new(&id);
-            if let Some(other) = meta.get(&id) {
-                problems.push(Problem {
-                    file: file.clone(),
-                    line,
-                    column: None,
-                    message: format!("policy id `{id}` is also declared in `{}`", other.file),
-                });
-                continue;
-            }
-
-            meta.insert(id.clone(), PolicyMeta::of(file, line, policy));
-            if let Err(e) = set.add(policy.new_id(id)) {
-                problems.push(Problem {
-                    file: file.clone(),
-                    line,
-                    column: None,
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-
-    if problems.is_empty() {
-        Ok((set, meta))
-    } else {
-        Err(LoadError::Invalid(problems))
-    }
-}
-
-/// The policies of one file in source order, each with the byte offset it
-/// starts at. The parser numbers policies `policy0`, `policy1`, ... as it
-/// meets them, and keeps each policy's source text, which is found again in
-/// the file from where the previous one ended.
-fn ordered<'a>(
-    set: &'a cedar_policy::PolicySet,
-    text: &str,
-) -> Vec<(&'a cedar_policy::Policy, Option<usize>)> {
-    let mut policies: Vec<_> = set.policies().collect();
-    policies.sort_by_key(|p| {
-        p.id()
-            .to_string()
-            .strip_prefix("policy")
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    });
-
-    let mut from = 0;
-    policies
-        .into_iter()
-        .map(|p| {
-            let source = p.to_string();
-            let at = text
-                .get(from..)
-                .and_then(|rest| rest.find(&source))
-                .map(|i| i + from);
-            if let Some(at) = at {
-                from = at + source.len();
-            }
-            (p, at)
-        })
-        .collect()
 }
 
 fn validate(
@@ -402,3 +291,6 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         + 1;
     (line, column)
 }
+
+#[cfg(test)]
+mod tests;
