@@ -8,6 +8,7 @@
 
 pub mod load;
 pub mod request;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -47,6 +47,30 @@ pub enum LoadError {
     Invalid(Vec<Problem>),
 }
 
+impl LoadError {
+    /// The error as a list of problems, each naming a file (the folder for
+    /// an empty one, the full path for one that could not be read).
+    pub fn problems(&self) -> Vec<Problem> {
+        let single = |file: String, message: String| Problem {
+            file,
+            line: None,
+            column: None,
+            message,
+        };
+        match self {
+            LoadError::Read { path, source } => vec![single(
+                path.display().to_string(),
+                format!("cannot read: {source}"),
+            )],
+            LoadError::NoPolicies(dir) => vec![single(
+                dir.display().to_string(),
+                "no `.cedar` policy file".into(),
+            )],
+            LoadError::Invalid(problems) => problems.clone(),
+        }
+    }
+}
+
 /// One problem found in a file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
