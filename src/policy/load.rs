@@ -287,9 +287,20 @@ fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {
         .and_then(|mut related| related.find_map(first_label_offset))
 }
 
-/// The diagnostic's message with its related messages and help, on one line.
+/// The diagnostic's message with its causes, related messages and help,
+/// on one line. A cause already spelled out in its parent's message is not
+/// repeated.
 fn flatten_diagnostic(diagnostic: &dyn Diagnostic) -> String {
     let mut message = diagnostic.to_string();
+    let mut cause = diagnostic.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = error.source();
+    }
     if let Some(related) = diagnostic.related() {
         for r in related {
             message.push_str(": ");
