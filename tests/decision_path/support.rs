@@ -155,6 +155,10 @@ pub enum Policies {
     /// An empty folder.
     Empty,
     /// A folder the test prepared, used where it is.
+    #[allow(
+        dead_code,
+        reason = "built by tests/reload.rs, which shares this file, not by every test crate"
+    )]
     Dir(PathBuf),
 }
 
