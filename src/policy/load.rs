@@ -164,29 +164,77 @@ fn parse_schema(text: &str) -> Result<Schema, LoadError> {
         .map_err(|e| LoadError::Invalid(vec![problem(SCHEMA_FILE, text, &e)]))
 }
 
+/// Sets with fewer policies are validated on the calling thread: below this,
+/// starting threads costs more than it saves.
+const PARALLEL_FROM: usize = 2_000;
+
+/// Validates every policy against the schema. Policies validate
+/// independently of each other, so a large set is split into one part per
+/// core and the parts are validated side by side.
 fn validate(
     policies: &cedar_policy::PolicySet,
     schema: &Schema,
     files: &BTreeMap<String, String>,
     meta: &HashMap<PolicyId, PolicyMeta>,
 ) -> Result<(), LoadError> {
-    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
-    if result.validation_passed() {
-        return Ok(());
-    }
+    let validator = Validator::new(schema.clone());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parts = if meta.len() >= PARALLEL_FROM && cores > 1 {
+        split(policies, cores).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
 
-    let problems = result
-        .validation_errors()
-        .map(|e| {
+    let results = if parts.is_empty() {
+        vec![Some(validator.validate(policies, ValidationMode::Strict))]
+    } else {
+        std::thread::scope(|scope| {
+            let running: Vec<_> = parts
+                .iter()
+                .map(|part| scope.spawn(|| validator.validate(part, ValidationMode::Strict)))
+                .collect();
+            running.into_iter().map(|t| t.join().ok()).collect()
+        })
+    };
+
+    let mut problems = Vec::new();
+    for result in results {
+        let Some(result) = result else {
+            problems.push(Problem {
+                file: SCHEMA_FILE.into(),
+                line: None,
+                column: None,
+                message: "validation stopped abnormally".into(),
+            });
+            continue;
+        };
+        problems.extend(result.validation_errors().map(|e| {
             let file = meta
                 .get(e.policy_id())
                 .map(|m| m.file.clone())
                 .unwrap_or_default();
             let text = files.get(&file).map(String::as_str).unwrap_or("");
             problem(&file, text, e)
-        })
-        .collect();
-    Err(LoadError::Invalid(problems))
+        }));
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::Invalid(problems))
+    }
+}
+
+/// `policies` dealt into `count` sets of about the same size, or `None`
+/// if a policy could not be dealt (then the whole set is validated at once,
+/// so no policy goes unvalidated).
+fn split(policies: &cedar_policy::PolicySet, count: usize) -> Option<Vec<cedar_policy::PolicySet>> {
+    let mut parts: Vec<cedar_policy::PolicySet> =
+        (0..count).map(|_| cedar_policy::PolicySet::new()).collect();
+    for (i, policy) in policies.policies().enumerate() {
+        parts.get_mut(i % count)?.add(policy.clone()).ok()?;
+    }
+    Some(parts)
 }
 
 /// Reads `entities.json` against the schema and returns, for every entity

@@ -160,3 +160,36 @@ fn a_last_line_comment_without_newline_stays_in_its_file() {
     assert_eq!(set.len(), 2);
     assert_eq!(set.meta("b.cedar#1").unwrap().line, Some(1));
 }
+
+#[test]
+fn a_large_set_validated_in_parts_still_reports_every_invalid_policy() {
+    let mut files: Vec<(String, String)> = (0..25)
+        .map(|n| {
+            let text = (0..100)
+                .map(|i| {
+                    format!(
+                        "permit (principal, action in Action::\"read\", resource)\n\
+                         when {{ resource.path == \"/v1/{n}/{i}\" }};\n"
+                    )
+                })
+                .collect();
+            (format!("part{n:02}.cedar"), text)
+        })
+        .collect();
+    files.push((
+        "bad.cedar".into(),
+        format!("{PERMIT}{}", PERMIT.replace("path", "nope")),
+    ));
+    let named: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let dir = folder(&named);
+
+    let found = problems(load_dir(dir.path()).unwrap_err());
+
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].file, "bad.cedar");
+    assert_eq!(found[0].line, Some(4));
+    assert!(found[0].message.contains("nope"), "{}", found[0].message);
+}
