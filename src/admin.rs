@@ -1,6 +1,7 @@
 //! The admin HTTP port, beside the ext_authz listeners: liveness, readiness,
-//! the published signing keys, counters, and the state of the policy set.
-//! Loopback by default; it serves no decision and accepts no change.
+//! the published signing keys, counters, and the state of the policy set
+//! and its reloads. Loopback by default; it serves no decision and accepts
+//! no change.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -13,19 +14,30 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::authz::Authorizer;
+use crate::policy::watch::PolicyReloader;
 
-/// Builds the admin routes over `authorizer`.
-pub fn router(authorizer: Arc<Authorizer>) -> Router {
+/// What the admin routes read.
+#[derive(Debug, Clone)]
+struct Admin {
+    authorizer: Arc<Authorizer>,
+    reloader: Arc<PolicyReloader>,
+}
+
+/// Builds the admin routes over `authorizer` and the policy `reloader`.
+pub fn router(authorizer: Arc<Authorizer>, reloader: Arc<PolicyReloader>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .with_state(authorizer)
+        .with_state(Admin {
+            authorizer,
+            reloader,
+        })
 }
 
-async fn readyz(State(authorizer): State<Arc<Authorizer>>) -> Response {
+async fn readyz(State(Admin { authorizer, .. }): State<Admin>) -> Response {
     let missing = authorizer.not_ready();
     if missing.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
@@ -35,24 +47,46 @@ async fn readyz(State(authorizer): State<Arc<Authorizer>>) -> Response {
     }
 }
 
-async fn jwks(State(authorizer): State<Arc<Authorizer>>) -> Response {
+async fn jwks(State(Admin { authorizer, .. }): State<Admin>) -> Response {
     let body = authorizer.jwks().to_string();
     ([(header::CONTENT_TYPE, "application/jwk-set+json")], body).into_response()
 }
 
-async fn status(State(authorizer): State<Arc<Authorizer>>) -> Response {
-    let policies = authorizer.policies().snapshot();
+/// The policy set in force and the reloader's record. `loaded_at` is shown
+/// only while the set in force is the one the reloader last loaded.
+async fn status(State(admin): State<Admin>) -> Response {
+    let policies = admin.authorizer.policies().snapshot();
+    let report = admin.reloader.status().report();
+    let loaded_at = |version: &str| {
+        report
+            .live
+            .as_ref()
+            .filter(|live| live.version == version)
+            .map(|live| live.loaded_at.clone())
+    };
+
     let body = serde_json::json!({
         "policy_set": policies.as_ref().map(|p| serde_json::json!({
             "version": p.version(),
             "policies": p.len(),
+            "loaded_at": loaded_at(p.version()),
         })),
-        "ready": authorizer.not_ready().is_empty(),
+        "reload": {
+            "dir": admin.reloader.dir().display().to_string(),
+            "watching_events": report.watching_events,
+            "last_attempt": report.last_attempt,
+            "last_error": report.last_error,
+            "reloads_ok": report.reloads_ok,
+            "reloads_failed": report.reloads_failed,
+        },
+        "ready": admin.authorizer.not_ready().is_empty(),
     });
     axum::Json(body).into_response()
 }
 
-async fn metrics(State(authorizer): State<Arc<Authorizer>>) -> Response {
+async fn metrics(State(admin): State<Admin>) -> Response {
+    let authorizer = &admin.authorizer;
+    let reloads = admin.reloader.status();
     let stats = authorizer.stats();
     let records = authorizer.recorder().stats();
     let (hits, misses) = authorizer.identity_cache_stats();
@@ -108,6 +142,30 @@ async fn metrics(State(authorizer): State<Arc<Authorizer>>) -> Response {
         "seam_record_sink_errors_total",
         "Writes the record sink refused.",
         &[("", records.sink_errors.load(Ordering::Relaxed))],
+    );
+    counter(
+        "seam_policy_reloads_total",
+        "Policy reloads after start, by result (a failed one leaves the live set in force).",
+        &[
+            ("result=\"ok\"", reloads.reloads_ok()),
+            ("result=\"failed\"", reloads.reloads_failed()),
+        ],
+    );
+
+    let live = authorizer.policies().snapshot();
+    let failing = u64::from(reloads.report().last_error.is_some());
+    let _ = writeln!(
+        out,
+        "# HELP seam_policy_set_policies Policies in the set in force.\n\
+         # TYPE seam_policy_set_policies gauge\n\
+         seam_policy_set_policies {}",
+        live.as_ref().map_or(0, |set| set.len())
+    );
+    let _ = writeln!(
+        out,
+        "# HELP seam_policy_reload_failing 1 while the last policy load was refused.\n\
+         # TYPE seam_policy_reload_failing gauge\n\
+         seam_policy_reload_failing {failing}"
     );
 
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

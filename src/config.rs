@@ -90,14 +90,22 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
 }
 
-/// Policy set location.
+/// Policy set location and how changes to it are picked up.
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
-    /// Folder holding `*.cedar`, `schema.cedarschema` and optionally `entities.json`.
+    /// Folder holding `*.cedar` (sub-folders included), `schema.cedarschema`
+    /// and optionally `entities.json`.
     pub dir: PathBuf,
     /// A second folder evaluated beside the live set on every request, whose
     /// answer is only recorded when it differs (never returned to Envoy).
     pub shadow_dir: Option<PathBuf>,
+    /// Reload when the folder changes (file-system events and a periodic
+    /// check); when off, only SIGHUP reloads.
+    pub watch: bool,
+    /// Time between periodic checks of the folder.
+    pub poll_interval: Duration,
+    /// Quiet time after the last file-system event before a reload.
+    pub debounce: Duration,
 }
 
 /// A trust domain and the file holding its bundle.

@@ -11,6 +11,7 @@ mod index;
 pub mod lint;
 pub mod load;
 pub mod request;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -2,9 +2,11 @@
 //!
 //! seam serves `envoy.service.auth.v3.Authorization` and `grpc.health.v1`
 //! on every configured address (loopback TCP, Unix sockets). Health reports
-//! NOT_SERVING until a policy set is loaded. On shutdown the listeners stop
-//! accepting, in-flight checks finish, and every queued record is written
-//! before [`Server::run`] returns.
+//! NOT_SERVING until a policy set is loaded. Beside the listeners run the
+//! policy folder's watcher ([`crate::policy::watch`]) and the SIGHUP task,
+//! which reloads policies and signing keys. On shutdown the listeners stop
+//! accepting, the watcher stops, in-flight checks finish, and every queued
+//! record is written before [`Bound::run`] returns.
 
 use std::future::Future;
 use std::path::Path;
@@ -22,7 +24,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Listen};
 use crate::dev::DevCa;
 use crate::identity::{IdentityVerifier, IntermediatePool, TrustBundles, VerifierOptions};
-use crate::policy::{PolicyStore, load_dir};
+use crate::policy::PolicyStore;
+use crate::policy::watch::{self as policy_watch, PolicyReloader, Trigger, WatchSettings};
 use crate::record::{RecordWriter, Recorder};
 use crate::token::{Algorithm, KeyRing, TokenSettings, Tokens};
 
@@ -83,6 +86,7 @@ impl Authorization for CheckService {
 pub struct Server {
     config: Config,
     authorizer: Arc<Authorizer>,
+    reloader: Arc<PolicyReloader>,
     writer: RecordWriter,
 }
 
@@ -99,22 +103,11 @@ impl Server {
         let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
 
         let policies = Arc::new(PolicyStore::empty());
-        match load_dir(&config.policy.dir) {
-            Ok(set) => {
-                tracing::info!(
-                    dir = %config.policy.dir.display(),
-                    version = set.version(),
-                    policies = set.len(),
-                    "policy set loaded"
-                );
-                policies.replace(set);
-            }
-            Err(error) => tracing::error!(
-                dir = %config.policy.dir.display(),
-                %error,
-                "no valid policy set: every check is refused until one loads"
-            ),
-        }
+        let reloader = Arc::new(PolicyReloader::new(
+            config.policy.dir.clone(),
+            policies.clone(),
+        ));
+        reloader.reload(Trigger::Start);
 
         let tokens = token_issuer(&config, clock.clone())?;
         let authorizer = Arc::new(Authorizer::new(
@@ -123,6 +116,7 @@ impl Server {
         Ok(Server {
             config,
             authorizer,
+            reloader,
             writer,
         })
     }
@@ -130,6 +124,11 @@ impl Server {
     /// The authorizer, for in-process callers and tests.
     pub fn authorizer(&self) -> &Arc<Authorizer> {
         &self.authorizer
+    }
+
+    /// The policy reloader and its status.
+    pub fn reloader(&self) -> &Arc<PolicyReloader> {
+        &self.reloader
     }
 
     /// Binds every configured listener. Errors here (an address in use, a
@@ -206,9 +205,17 @@ impl Bound {
         &self.server.authorizer
     }
 
-    /// Reloads the policy set and signing keys now, as SIGHUP does.
+    /// The policy reloader and its status.
+    pub fn reloader(&self) -> &Arc<PolicyReloader> {
+        &self.server.reloader
+    }
+
+    /// Reloads the policy set and signing keys now, as SIGHUP does. Blocks
+    /// for the whole load.
     pub fn reload(&self) {
-        reload(&self.server.config, &self.server.authorizer);
+        self.server.reloader.reload(Trigger::Signal);
+        self.server.authorizer.reload_shadow();
+        reload_keys(&self.server.config, &self.server.authorizer);
     }
 
     /// The admin port's address, when enabled.
@@ -285,7 +292,7 @@ impl Bound {
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             tracing::info!(address = %local, "serving the admin port over http");
-            let router = crate::admin::router(server.authorizer.clone());
+            let router = crate::admin::router(server.authorizer.clone(), server.reloader.clone());
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
                 axum::serve(listener, router)
@@ -297,20 +304,44 @@ impl Bound {
             });
         }
 
-        let reloader = {
+        let mut background = tokio::task::JoinSet::new();
+        if server.config.policy.watch {
+            let settings = WatchSettings {
+                poll_interval: server.config.policy.poll_interval,
+                debounce: server.config.policy.debounce,
+            };
+            background.spawn(policy_watch::run(
+                server.reloader.clone(),
+                settings,
+                stop_rx.clone(),
+            ));
+        }
+        background.spawn(serve_when_loaded(
+            server.reloader.clone(),
+            health_reporter.clone(),
+        ));
+        {
             let config = server.config.clone();
             let authorizer = server.authorizer.clone();
-            tokio::spawn(async move {
+            let reloader = server.reloader.clone();
+            background.spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
                 let Ok(mut hup) = signal(SignalKind::hangup()) else {
                     return;
                 };
                 while hup.recv().await.is_some() {
                     tracing::info!(signal = "SIGHUP", "reloading policies and keys");
-                    reload(&config, &authorizer);
+                    let (config, authorizer, reloader) =
+                        (config.clone(), authorizer.clone(), reloader.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        reloader.reload(Trigger::Signal);
+                        authorizer.reload_shadow();
+                        reload_keys(&config, &authorizer);
+                    })
+                    .await;
                 }
-            })
-        };
+            });
+        }
 
         let mut failure = None;
         tokio::select! {
@@ -326,7 +357,7 @@ impl Bound {
             }
         }
         let _ = stop_tx.send(true);
-        reloader.abort();
+        background.abort_all();
         health_reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
@@ -446,22 +477,19 @@ fn own_keys(config: &Config, algorithm: Algorithm) -> Result<KeyRing, StartError
     KeyRing::load(&files, algorithm).map_err(|e| StartError::Keys(e.to_string()))
 }
 
-/// Reloads what can change while serving: the policy set and the signing
-/// keys. Whatever fails to load leaves the live one in place.
+/// Reloads what can change while serving, the policy set and the signing
+/// keys, into `authorizer`'s store. Whatever fails to load leaves the live
+/// one in place. A running server reloads through its own
+/// [`PolicyReloader`] ([`Bound::reload`], SIGHUP), which also records the
+/// outcome for the admin port; this one records nothing.
 pub fn reload(config: &Config, authorizer: &Authorizer) {
-    match load_dir(&config.policy.dir) {
-        Ok(set) => {
-            tracing::info!(
-                version = set.version(),
-                policies = set.len(),
-                "policy set reloaded"
-            );
-            authorizer.policies().replace(set);
-        }
-        Err(error) => tracing::error!(%error, "policy reload refused; the live set stays"),
-    }
+    PolicyReloader::new(config.policy.dir.clone(), authorizer.policies().clone())
+        .reload(Trigger::Signal);
     authorizer.reload_shadow();
+    reload_keys(config, authorizer);
+}
 
+fn reload_keys(config: &Config, authorizer: &Authorizer) {
     let algorithm = authorizer.tokens().settings().algorithm;
     match own_keys(config, algorithm) {
         Ok(ring) => {
@@ -469,6 +497,27 @@ pub fn reload(config: &Config, authorizer: &Authorizer) {
             authorizer.tokens().replace_keys(ring);
         }
         Err(error) => tracing::error!(%error, "key reload refused; the live keys stay"),
+    }
+}
+
+/// Reports SERVING once a policy set is in force, for a seam that started
+/// without one.
+async fn serve_when_loaded(
+    reloader: Arc<PolicyReloader>,
+    health: tonic_health::server::HealthReporter,
+) {
+    let mut loaded = reloader.subscribe();
+    while loaded.wait_for(Option::is_some).await.is_ok() {
+        health.set_service_status("", ServingStatus::Serving).await;
+        health
+            .set_service_status(
+                "envoy.service.auth.v3.Authorization",
+                ServingStatus::Serving,
+            )
+            .await;
+        if loaded.changed().await.is_err() {
+            return;
+        }
     }
 }
 

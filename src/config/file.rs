@@ -154,6 +154,9 @@ struct ServerFile {
 struct PolicyFile {
     dir: PathBuf,
     shadow_dir: Option<PathBuf>,
+    watch: bool,
+    poll_interval_secs: u64,
+    debounce_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +230,9 @@ impl Default for PolicyFile {
         PolicyFile {
             dir: PathBuf::from("policies"),
             shadow_dir: None,
+            watch: true,
+            poll_interval_secs: 5,
+            debounce_ms: 200,
         }
     }
 }
@@ -289,10 +295,7 @@ impl ConfigFile {
         let records = self.records.validate(&resolve)?;
         let tokens = self.tokens.validate(&resolve)?;
         let admin = self.admin.validate()?;
-        let policy = PolicyConfig {
-            dir: resolve(&self.policy.dir),
-            shadow_dir: self.policy.shadow_dir.as_deref().map(&resolve),
-        };
+        let policy = self.policy.validate(&resolve)?;
         let state_dir = resolve(self.state_dir.as_deref().unwrap_or(Path::new(".seam")));
 
         Ok(Config {
@@ -304,6 +307,27 @@ impl ConfigFile {
             tokens,
             admin,
             state_dir,
+        })
+    }
+}
+
+impl PolicyFile {
+    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<PolicyConfig, ConfigError> {
+        if self.poll_interval_secs == 0 || self.poll_interval_secs > 3600 {
+            return Err(invalid(
+                "policy.poll_interval_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if self.debounce_ms > 10_000 {
+            return Err(invalid("policy.debounce_ms", "must be at most 10000"));
+        }
+        Ok(PolicyConfig {
+            dir: resolve(&self.dir),
+            shadow_dir: self.shadow_dir.as_deref().map(resolve),
+            watch: self.watch,
+            poll_interval: Duration::from_secs(self.poll_interval_secs),
+            debounce: Duration::from_millis(self.debounce_ms),
         })
     }
 }

@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use super::*;
 
@@ -140,4 +141,41 @@ fn absurd_queues_and_repeated_listeners_are_refused() {
     assert!(err.to_string().contains("records.queue_capacity"), "{err}");
     let err = parse("[server]\nlisten = [\"127.0.0.1:9\", \"127.0.0.1:9\"]\n").unwrap_err();
     assert!(err.to_string().contains("listed twice"), "{err}");
+}
+
+#[test]
+fn policy_watching_is_on_by_default_with_a_short_debounce() {
+    let config = parse("").unwrap();
+    assert!(config.policy.watch);
+    assert_eq!(config.policy.poll_interval, Duration::from_secs(5));
+    assert_eq!(config.policy.debounce, Duration::from_millis(200));
+}
+
+#[test]
+fn policy_watching_can_be_tuned_or_turned_off() {
+    let text = "[policy]\ndir = \"p\"\nwatch = false\npoll_interval_secs = 30\ndebounce_ms = 0\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.policy.dir, Path::new("/etc/seam/p"));
+    assert!(!config.policy.watch);
+    assert_eq!(config.policy.poll_interval, Duration::from_secs(30));
+    assert_eq!(config.policy.debounce, Duration::ZERO);
+}
+
+#[test]
+fn absurd_policy_watch_timings_are_refused_by_key() {
+    for (text, key) in [
+        (
+            "[policy]\npoll_interval_secs = 0\n",
+            "policy.poll_interval_secs",
+        ),
+        (
+            "[policy]\npoll_interval_secs = 86400\n",
+            "policy.poll_interval_secs",
+        ),
+        ("[policy]\ndebounce_ms = 60000\n", "policy.debounce_ms"),
+        ("[policy]\ndebounce = \"200ms\"\n", "debounce"),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(err.to_string().contains(key), "{text}: {err}");
+    }
 }

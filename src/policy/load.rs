@@ -3,7 +3,8 @@
 //! A folder is all-or-nothing: every `.cedar` file parses, every policy
 //! validates against `schema.cedarschema`, `entities.json` (when present)
 //! matches the schema, and policy ids are unique, or nothing is returned and
-//! the error names the file, line and column.
+//! the error names the file, line and column. Which files count is decided
+//! in [`folder`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,11 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::{PolicyMeta, PolicySet};
+
+mod folder;
+mod parse;
+
+pub use folder::{PolicyFile, is_policy_name, policy_files};
 
 /// The schema file every policy folder must hold.
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
@@ -41,6 +47,30 @@ pub enum LoadError {
     Invalid(Vec<Problem>),
 }
 
+impl LoadError {
+    /// The error as a list of problems, each naming a file (the folder for
+    /// an empty one, the full path for one that could not be read).
+    pub fn problems(&self) -> Vec<Problem> {
+        let single = |file: String, message: String| Problem {
+            file,
+            line: None,
+            column: None,
+            message,
+        };
+        match self {
+            LoadError::Read { path, source } => vec![single(
+                path.display().to_string(),
+                format!("cannot read: {source}"),
+            )],
+            LoadError::NoPolicies(dir) => vec![single(
+                dir.display().to_string(),
+                "no `.cedar` policy file".into(),
+            )],
+            LoadError::Invalid(problems) => problems.clone(),
+        }
+    }
+}
+
 /// One problem found in a file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -58,7 +88,8 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.column) {
             (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
-            _ => write!(f, "{}: {}", self.file, self.message),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file, self.message),
+            (None, _) => write!(f, "{}: {}", self.file, self.message),
         }
     }
 }
@@ -89,7 +120,7 @@ pub fn build(
     entities_text: Option<&str>,
 ) -> Result<PolicySet, LoadError> {
     let schema = parse_schema(schema_text)?;
-    let (policies, meta) = parse_policies(files)?;
+    let (policies, meta) = parse::parse_policies(files)?;
     validate(&policies, &schema, files, &meta)?;
     let ancestors = match entities_text {
         Some(text) => parse_entities(text, &schema)?,
@@ -108,23 +139,10 @@ pub fn build(
 }
 
 fn read_folder(dir: &Path) -> Result<BTreeMap<String, String>, LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-
     let mut files = BTreeMap::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| LoadError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Editors leave backups and swap files next to what they edit.
-        if !name.ends_with(".cedar") || name.starts_with('.') {
-            continue;
-        }
-        files.insert(name, read(&entry.path())?);
+    for file in policy_files(dir)? {
+        let text = read(&file.path)?;
+        files.insert(file.name, text);
     }
 
     if files.is_empty() {
@@ -146,134 +164,77 @@ fn parse_schema(text: &str) -> Result<Schema, LoadError> {
         .map_err(|e| LoadError::Invalid(vec![problem(SCHEMA_FILE, text, &e)]))
 }
 
-fn parse_policies(
-    files: &BTreeMap<String, String>,
-) -> Result<(cedar_policy::PolicySet, HashMap<PolicyId, PolicyMeta>), LoadError> {
-    let mut set = cedar_policy::PolicySet::new();
-    let mut meta: HashMap<PolicyId, PolicyMeta> = HashMap::new();
-    let mut problems = Vec::new();
+/// Sets with fewer policies are validated on the calling thread: below this,
+/// starting threads costs more than it saves.
+const PARALLEL_FROM: usize = 2_000;
 
-    for (file, text) in files {
-        if text.trim().is_empty() {
-            problems.push(Problem {
-                file: file.clone(),
-                line: None,
-                column: None,
-                message: "file is empty; write `forbid(principal, action, resource);` \
-                          explicitly to deny everything"
-                    .into(),
-            });
-            continue;
-        }
-        let parsed = match cedar_policy::PolicySet::from_str(text) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                problems.push(problem(file, text, &e));
-                continue;
-            }
-        };
-        if parsed.templates().next().is_some() {
-            problems.push(Problem {
-                file: file.clone(),
-                line: None,
-                column: None,
-                message: "templates are not supported; write static policies".into(),
-            });
-        }
-
-        for (ordinal, (policy, offset)) in ordered(&parsed, text).into_iter().enumerate() {
-            let line = offset.map(|o| line_col(text, o).0);
-            let id = match policy.annotation("id") {
-                Some(id) => id.to_string(),
-                None => format!("{file}#{}", ordinal + 1),
-            };
-            let id = PolicyId::new(&id);
-            if let Some(other) = meta.get(&id) {
-                problems.push(Problem {
-                    file: file.clone(),
-                    line,
-                    column: None,
-                    message: format!("policy id `{id}` is also declared in `{}`", other.file),
-                });
-                continue;
-            }
-
-            meta.insert(id.clone(), PolicyMeta::of(file, line, policy));
-            if let Err(e) = set.add(policy.new_id(id)) {
-                problems.push(Problem {
-                    file: file.clone(),
-                    line,
-                    column: None,
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-
-    if problems.is_empty() {
-        Ok((set, meta))
-    } else {
-        Err(LoadError::Invalid(problems))
-    }
-}
-
-/// The policies of one file in source order, each with the byte offset it
-/// starts at. The parser numbers policies `policy0`, `policy1`, ... as it
-/// meets them, and keeps each policy's source text, which is found again in
-/// the file from where the previous one ended.
-fn ordered<'a>(
-    set: &'a cedar_policy::PolicySet,
-    text: &str,
-) -> Vec<(&'a cedar_policy::Policy, Option<usize>)> {
-    let mut policies: Vec<_> = set.policies().collect();
-    policies.sort_by_key(|p| {
-        p.id()
-            .to_string()
-            .strip_prefix("policy")
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    });
-
-    let mut from = 0;
-    policies
-        .into_iter()
-        .map(|p| {
-            let source = p.to_string();
-            let at = text
-                .get(from..)
-                .and_then(|rest| rest.find(&source))
-                .map(|i| i + from);
-            if let Some(at) = at {
-                from = at + source.len();
-            }
-            (p, at)
-        })
-        .collect()
-}
-
+/// Validates every policy against the schema. Policies validate
+/// independently of each other, so a large set is split into one part per
+/// core and the parts are validated side by side.
 fn validate(
     policies: &cedar_policy::PolicySet,
     schema: &Schema,
     files: &BTreeMap<String, String>,
     meta: &HashMap<PolicyId, PolicyMeta>,
 ) -> Result<(), LoadError> {
-    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
-    if result.validation_passed() {
-        return Ok(());
-    }
+    let validator = Validator::new(schema.clone());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parts = if meta.len() >= PARALLEL_FROM && cores > 1 {
+        split(policies, cores).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
 
-    let problems = result
-        .validation_errors()
-        .map(|e| {
+    let results = if parts.is_empty() {
+        vec![Some(validator.validate(policies, ValidationMode::Strict))]
+    } else {
+        std::thread::scope(|scope| {
+            let running: Vec<_> = parts
+                .iter()
+                .map(|part| scope.spawn(|| validator.validate(part, ValidationMode::Strict)))
+                .collect();
+            running.into_iter().map(|t| t.join().ok()).collect()
+        })
+    };
+
+    let mut problems = Vec::new();
+    for result in results {
+        let Some(result) = result else {
+            problems.push(Problem {
+                file: SCHEMA_FILE.into(),
+                line: None,
+                column: None,
+                message: "validation stopped abnormally".into(),
+            });
+            continue;
+        };
+        problems.extend(result.validation_errors().map(|e| {
             let file = meta
                 .get(e.policy_id())
                 .map(|m| m.file.clone())
                 .unwrap_or_default();
             let text = files.get(&file).map(String::as_str).unwrap_or("");
             problem(&file, text, e)
-        })
-        .collect();
-    Err(LoadError::Invalid(problems))
+        }));
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::Invalid(problems))
+    }
+}
+
+/// `policies` dealt into `count` sets of about the same size, or `None`
+/// if a policy could not be dealt (then the whole set is validated at once,
+/// so no policy goes unvalidated).
+fn split(policies: &cedar_policy::PolicySet, count: usize) -> Option<Vec<cedar_policy::PolicySet>> {
+    let mut parts: Vec<cedar_policy::PolicySet> =
+        (0..count).map(|_| cedar_policy::PolicySet::new()).collect();
+    for (i, policy) in policies.policies().enumerate() {
+        parts.get_mut(i % count)?.add(policy.clone()).ok()?;
+    }
+    Some(parts)
 }
 
 /// Reads `entities.json` against the schema and returns, for every entity
@@ -374,9 +335,20 @@ fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {
         .and_then(|mut related| related.find_map(first_label_offset))
 }
 
-/// The diagnostic's message with its related messages and help, on one line.
+/// The diagnostic's message with its causes, related messages and help,
+/// on one line. A cause already spelled out in its parent's message is not
+/// repeated.
 fn flatten_diagnostic(diagnostic: &dyn Diagnostic) -> String {
     let mut message = diagnostic.to_string();
+    let mut cause = diagnostic.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = error.source();
+    }
     if let Some(related) = diagnostic.related() {
         for r in related {
             message.push_str(": ");
@@ -402,3 +374,6 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         + 1;
     (line, column)
 }
+
+#[cfg(test)]
+mod tests;

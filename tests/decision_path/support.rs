@@ -154,6 +154,12 @@ pub enum Policies {
     Shipped,
     /// An empty folder.
     Empty,
+    /// A folder the test prepared, used where it is.
+    #[allow(
+        dead_code,
+        reason = "built by tests/reload.rs, which shares this file, not by every test crate"
+    )]
+    Dir(PathBuf),
 }
 
 /// How to start seam for a test.
@@ -173,6 +179,8 @@ pub struct Setup {
     pub strip_credentials: bool,
     /// Decide on the normalised path even when the raw one differs.
     pub accept_unnormalized_paths: bool,
+    /// Extra lines in the `[policy]` table.
+    pub policy_toml: String,
 }
 
 impl Default for Setup {
@@ -190,6 +198,7 @@ impl Default for Setup {
             token_keys: Vec::new(),
             strip_credentials: false,
             accept_unnormalized_paths: false,
+            policy_toml: String::new(),
         }
     }
 }
@@ -212,6 +221,9 @@ fn repo() -> PathBuf {
 }
 
 fn policy_dir(dir: &Path, policies: &Policies) -> PathBuf {
+    if let Policies::Dir(prepared) = policies {
+        return prepared.clone();
+    }
     let target = dir.join("policies");
     std::fs::create_dir_all(&target).unwrap();
     let copy_from = |source: PathBuf| {
@@ -230,7 +242,7 @@ fn policy_dir(dir: &Path, policies: &Policies) -> PathBuf {
             .unwrap();
         }
         Policies::Shipped => copy_from(repo().join("policies")),
-        Policies::Empty => {}
+        Policies::Empty | Policies::Dir(_) => {}
     }
     target
 }
@@ -270,6 +282,7 @@ listen = [{listen}]
 shutdown_grace_secs = 5
 [policy]
 dir = "{policies}"
+{policy_toml}
 [identity]
 intermediates = [{intermediates}]
 trust_forwarded_chain = {trust_forwarded_chain}
@@ -311,6 +324,7 @@ instance = "test"
                 .collect::<Vec<_>>()
                 .join(", "),
             extra = setup.extra_toml,
+            policy_toml = setup.policy_toml,
             trust_forwarded_chain = setup.trust_forwarded_chain,
         );
         let mut config = Config::parse(&text, "test.toml", dir.path()).unwrap();

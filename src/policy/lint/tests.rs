@@ -247,7 +247,7 @@ fn a_syntax_error_keeps_cedars_span_and_a_duplicate_id_its_line() {
     let duplicate = found.iter().find(|f| f.file == "twice.cedar").unwrap();
     assert_eq!(
         duplicate.message,
-        "policy id `b` is also declared in `more.cedar`"
+        "policy id `b` is also declared in `more.cedar:1`"
     );
     assert_eq!(duplicate.spans[0].offset, 0);
 }
