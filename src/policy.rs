@@ -136,7 +136,7 @@ impl PolicySet {
         let built = request::build(facts, self)?;
         let response =
             self.authorizer
-                .is_authorized(&built.request, &built.policies, &built.entities);
+                .is_authorized(&built.request, &built.slice.policies, &built.entities);
 
         let mut determining: Vec<String> = response
             .diagnostics()

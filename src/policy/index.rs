@@ -12,12 +12,18 @@
 //!
 //! The action side is computed once per method when the set is built; the
 //! principal side is computed on a caller's first request and cached, keyed
-//! by the caller's id, for the life of the set.
+//! by the caller's id, for the life of the set. The cache entry also holds
+//! the caller's entity and the action's, already closed under `in`, so a
+//! request only adds its resource to them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cedar_policy::{ActionConstraint, EntityUid, Policy, PrincipalConstraint, Schema};
+use cedar_policy::{
+    ActionConstraint, Entities, Entity, EntityUid, Policy, PrincipalConstraint, Schema,
+};
+
+use super::request::RequestError;
 
 /// Distinct callers remembered per method before older slices are evicted.
 const CALLERS_PER_METHOD: u64 = 4096;
@@ -28,10 +34,28 @@ pub(super) struct Index {
 }
 
 struct MethodIndex {
+    /// The method's action entity, with its groups as parents.
+    action: Entity,
     /// Policies whose action scope admits this method.
     policies: Vec<Policy>,
-    /// Cedar policy sets already cut for a caller id.
-    slices: moka::sync::Cache<String, Arc<cedar_policy::PolicySet>>,
+    /// Slices already cut, by caller id.
+    slices: moka::sync::Cache<String, Arc<Slice>>,
+}
+
+/// What one caller calling with one method needs from the set.
+pub(super) struct Slice {
+    /// The policies whose scope admits the pair.
+    pub policies: cedar_policy::PolicySet,
+    /// The caller's entity and the action's.
+    pub entities: Entities,
+}
+
+/// The caller as the request's entities give it.
+pub(super) struct Caller {
+    /// Its entity, attributes and parents included.
+    pub entity: Entity,
+    /// Its parents (all of its ancestors: seam flattens them at load).
+    pub parents: HashSet<EntityUid>,
 }
 
 impl std::fmt::Debug for Index {
@@ -48,11 +72,12 @@ impl Index {
     pub(super) fn new(
         set: &cedar_policy::PolicySet,
         schema: &Schema,
-        methods: impl IntoIterator<Item = (String, EntityUid)>,
+        methods: impl IntoIterator<Item = (String, Entity)>,
     ) -> Result<Index, String> {
         let actions = schema.action_entities().map_err(|e| e.to_string())?;
         let mut index = HashMap::new();
-        for (method, action) in methods {
+        for (method, entity) in methods {
+            let action = entity.uid();
             let groups: HashSet<&EntityUid> = actions
                 .ancestors(&action)
                 .map(Iterator::collect)
@@ -65,36 +90,48 @@ impl Index {
             let slices = moka::sync::Cache::builder()
                 .max_capacity(CALLERS_PER_METHOD)
                 .build();
-            index.insert(method, MethodIndex { policies, slices });
+            index.insert(
+                method,
+                MethodIndex {
+                    action: entity,
+                    policies,
+                    slices,
+                },
+            );
         }
         Ok(Index { methods: index })
     }
 
-    /// The policies that can apply to `principal` calling with `method`.
-    /// `parents` must be exactly the principal's ancestors as the request's
-    /// entities give them. `None` when the method is not an action.
+    /// The slice for the caller with id `principal` calling with `method`;
+    /// `caller` describes the caller and is called only on its first
+    /// request. `None` when the method is not an action.
     pub(super) fn slice(
         &self,
         method: &str,
-        principal: &EntityUid,
-        parents: &HashSet<EntityUid>,
-    ) -> Result<Option<Arc<cedar_policy::PolicySet>>, String> {
+        principal: &str,
+        caller: impl FnOnce() -> Result<Caller, RequestError>,
+    ) -> Result<Option<Arc<Slice>>, RequestError> {
         let Some(entry) = self.methods.get(method) else {
             return Ok(None);
         };
-        let id = principal.id().unescaped();
-        if let Some(slice) = entry.slices.get(id) {
+        if let Some(slice) = entry.slices.get(principal) {
             return Ok(Some(slice));
         }
 
-        let mut slice = cedar_policy::PolicySet::new();
+        let caller = caller()?;
+        let uid = caller.entity.uid();
+        let mut policies = cedar_policy::PolicySet::new();
         for policy in &entry.policies {
-            if principal_admits(&policy.principal_constraint(), principal, parents) {
-                slice.add(policy.clone()).map_err(|e| e.to_string())?;
+            if principal_admits(&policy.principal_constraint(), &uid, &caller.parents) {
+                policies
+                    .add(policy.clone())
+                    .map_err(|e| RequestError::Refused(e.to_string()))?;
             }
         }
-        let slice = Arc::new(slice);
-        entry.slices.insert(id.to_string(), slice.clone());
+        let entities = Entities::from_entities([caller.entity, entry.action.clone()], None)
+            .map_err(|e| RequestError::Refused(e.to_string()))?;
+        let slice = Arc::new(Slice { policies, entities });
+        entry.slices.insert(principal.to_string(), slice.clone());
         Ok(Some(slice))
     }
 }

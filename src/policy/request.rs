@@ -14,6 +14,7 @@ use cedar_policy::{
 };
 
 use super::PolicySet;
+use super::index::{Caller, Slice};
 use crate::identity::SpiffeId;
 
 /// What seam established about one request, in the terms of the schema.
@@ -155,11 +156,11 @@ impl Actions {
         })
     }
 
-    /// Each method with its action id.
-    pub(super) fn methods(&self) -> impl Iterator<Item = (String, EntityUid)> + '_ {
+    /// Each method with its action entity.
+    pub(super) fn methods(&self) -> impl Iterator<Item = (String, Entity)> + '_ {
         self.by_method
             .iter()
-            .map(|(method, action)| (method.clone(), action.uid()))
+            .map(|(method, action)| (method.clone(), action.clone()))
     }
 }
 
@@ -204,8 +205,8 @@ pub(super) struct Built {
     pub request: Request,
     /// Principal, resource and action entities.
     pub entities: Entities,
-    /// The slice of the set that can apply.
-    pub policies: Arc<cedar_policy::PolicySet>,
+    /// The policies that can apply, and the caller's entities.
+    pub slice: Arc<Slice>,
 }
 
 /// Builds the Cedar request and the entities it refers to.
@@ -220,29 +221,29 @@ pub(super) fn build(facts: &Facts<'_>, set: &PolicySet) -> Result<Built, Request
         .get(facts.method)
         .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
 
-    let id = SpiffeId::parse(facts.principal)
-        .map_err(|_| RequestError::BadPrincipal(facts.principal.to_string()))?;
-    let workload = uid(&set.actions.workload, facts.principal);
-    let parents = principal_parents(&id, &workload, set);
-    let policies = set
+    let slice = set
         .index
-        .slice(facts.method, &workload, &parents)
-        .map_err(RequestError::Refused)?
+        .slice(facts.method, facts.principal, || {
+            caller(facts.principal, set)
+        })?
         .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
 
-    let principal = principal_entity(&id, workload, parents)?;
     let resource = resource_entity(facts, set)?;
     let context = context(facts)?;
 
-    let request = Request::new(principal.uid(), action.uid(), resource.uid(), context, None)
+    let principal = uid(&set.actions.workload, facts.principal);
+    let request = Request::new(principal, action.uid(), resource.uid(), context, None)
         .map_err(|e| RequestError::Refused(e.to_string()))?;
 
-    let entities = Entities::from_entities([principal, resource, action.clone()], None)
+    let entities = slice
+        .entities
+        .clone()
+        .add_entities([resource], None)
         .map_err(|e| RequestError::Refused(e.to_string()))?;
     Ok(Built {
         request,
         entities,
-        policies,
+        slice,
     })
 }
 
@@ -308,20 +309,18 @@ pub(super) fn check_schema_fits(schema: &Schema, actions: &Actions) -> Result<()
     Ok(())
 }
 
-fn principal_parents(id: &SpiffeId, workload: &EntityUid, set: &PolicySet) -> HashSet<EntityUid> {
+/// The caller's entity, built on its first request with a method.
+fn caller(principal: &str, set: &PolicySet) -> Result<Caller, RequestError> {
+    let id = SpiffeId::parse(principal)
+        .map_err(|_| RequestError::BadPrincipal(principal.to_string()))?;
+    let workload = uid(&set.actions.workload, principal);
+
     let mut parents: HashSet<EntityUid> = HashSet::new();
     parents.insert(uid(&set.actions.trust_domain, id.trust_domain()));
-    if let Some(more) = set.ancestors.get(workload) {
+    if let Some(more) = set.ancestors.get(&workload) {
         parents.extend(more.iter().cloned());
     }
-    parents
-}
 
-fn principal_entity(
-    id: &SpiffeId,
-    workload: EntityUid,
-    parents: HashSet<EntityUid>,
-) -> Result<Entity, RequestError> {
     let mut attrs = HashMap::from([
         ("trust_domain".to_string(), string(id.trust_domain())),
         ("path".to_string(), string(id.path())),
@@ -330,7 +329,9 @@ fn principal_entity(
         attrs.insert("namespace".into(), string(ns));
         attrs.insert("service_account".into(), string(sa));
     }
-    Entity::new(workload, attrs, parents).map_err(|e| RequestError::Refused(e.to_string()))
+    let entity = Entity::new(workload, attrs, parents.clone())
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+    Ok(Caller { entity, parents })
 }
 
 fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {

@@ -313,7 +313,7 @@ fn deciding_on_the_scope_slice_gives_cedars_answer_over_the_whole_set() {
                             let built = request::build(&f, &set).unwrap();
                             let sliced = set.authorizer.is_authorized(
                                 &built.request,
-                                &built.policies,
+                                &built.slice.policies,
                                 &built.entities,
                             );
                             let whole = set.authorizer.is_authorized(

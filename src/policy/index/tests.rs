@@ -1,9 +1,10 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use cedar_policy::{EntityUid, PolicySet, Schema};
+use cedar_policy::{Entity, EntityUid, PolicySet, Schema};
 
-use super::Index;
+use super::{Caller, Index};
+use crate::policy::RequestError;
 
 const SCHEMA: &str = r#"
 entity TrustDomain;
@@ -26,19 +27,27 @@ fn uid(text: &str) -> EntityUid {
 fn index(policies: &str) -> Index {
     let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
     let set = PolicySet::from_str(policies).unwrap();
-    let methods = ["GET", "HEAD", "POST", "DELETE"]
-        .into_iter()
-        .map(|m| (m.to_string(), uid(&format!("Action::\"{m}\""))));
+    let actions = schema.action_entities().unwrap();
+    let methods = ["GET", "HEAD", "POST", "DELETE"].into_iter().map(|m| {
+        let action = actions.get(&uid(&format!("Action::\"{m}\""))).unwrap();
+        (m.to_string(), action.clone())
+    });
     Index::new(&set, &schema, methods).unwrap()
 }
 
-fn ids(index: &Index, method: &str, principal: &str, parents: &[&str]) -> Vec<String> {
+fn caller(principal: &str, parents: &[&str]) -> Result<Caller, RequestError> {
     let parents: HashSet<EntityUid> = parents.iter().map(|p| uid(p)).collect();
+    let entity = Entity::new_no_attrs(uid(principal), parents.clone());
+    Ok(Caller { entity, parents })
+}
+
+fn ids(index: &Index, method: &str, principal: &str, parents: &[&str]) -> Vec<String> {
     let slice = index
-        .slice(method, &uid(principal), &parents)
+        .slice(method, principal, || caller(principal, parents))
         .unwrap()
         .unwrap();
     let mut ids: Vec<String> = slice
+        .policies
         .policies()
         .filter_map(|p| p.annotation("id").map(str::to_string))
         .collect();
@@ -109,7 +118,7 @@ fn the_principal_scope_keeps_exactly_the_policies_a_caller_can_match() {
 #[test]
 fn a_method_outside_the_schema_has_no_slice() {
     let index = index("permit(principal, action, resource);");
-    let none = index.slice("BREW", &uid(ALICE), &HashSet::new()).unwrap();
+    let none = index.slice("BREW", ALICE, || caller(ALICE, &[])).unwrap();
     assert!(none.is_none());
 }
 
@@ -117,13 +126,16 @@ fn a_method_outside_the_schema_has_no_slice() {
 fn a_cached_slice_is_the_same_set_on_the_next_request() {
     let index = index(r#"permit(principal == Workload::"spiffe://td/alice", action, resource);"#);
     let first = index
-        .slice("GET", &uid(ALICE), &HashSet::new())
+        .slice("GET", ALICE, || caller(ALICE, &[]))
         .unwrap()
         .unwrap();
     let second = index
-        .slice("GET", &uid(ALICE), &HashSet::new())
+        .slice("GET", ALICE, || {
+            panic!("a cached caller is not described again")
+        })
         .unwrap()
         .unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &second));
-    assert_eq!(first.policies().count(), 1);
+    assert_eq!(first.policies.policies().count(), 1);
+    assert_eq!(first.entities.iter().count(), 2, "caller and action");
 }
