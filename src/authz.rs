@@ -510,26 +510,40 @@ fn mint_denial(e: TokenError) -> Denial {
     Denial::new(kind, e.reason_code(), e.to_string())
 }
 
+/// The diagnostic line for a decision. Every decision already has its
+/// record, so routine outcomes (allows, policy denials) log at debug; what
+/// an operator should look at (a caller that cannot prove who it is,
+/// unreadable input) logs at info, and seam's own faults at warn.
 fn log(verdict: &Verdict, record: &DecisionRecord) {
     let caller = record
         .caller
         .as_ref()
         .map(|c| c.spiffe_id.as_str())
         .unwrap_or("");
-    match verdict {
-        Verdict::Allow(_) => tracing::debug!(
+    let Verdict::Deny(denial) = verdict else {
+        tracing::debug!(
             decision_id = %record.decision_id,
             caller,
             policies = ?record.determining_policies,
             "allowed"
-        ),
-        Verdict::Deny(denial) => tracing::info!(
-            decision_id = %record.decision_id,
-            caller,
-            reason = denial.reason,
-            detail = %record.detail,
-            "denied"
-        ),
+        );
+        return;
+    };
+    macro_rules! denied {
+        ($level:ident) => {
+            tracing::$level!(
+                decision_id = %record.decision_id,
+                caller,
+                reason = denial.reason,
+                detail = %record.detail,
+                "denied"
+            )
+        };
+    }
+    match denial.kind {
+        DenyKind::Policy => denied!(debug),
+        DenyKind::Identity | DenyKind::Input => denied!(info),
+        DenyKind::Fault => denied!(warn),
     }
 }
 
