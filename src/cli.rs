@@ -97,7 +97,7 @@ pub(crate) fn load_config(
 /// alive until exit so the last lines are flushed.
 pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEAM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,notify=warn"));
     let json = std::env::var("SEAM_LOG_FORMAT").is_ok_and(|v| v == "json");
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());

@@ -351,8 +351,11 @@ fn flatten_diagnostic(diagnostic: &dyn Diagnostic) -> String {
     }
     if let Some(related) = diagnostic.related() {
         for r in related {
-            message.push_str(": ");
-            message.push_str(&r.to_string());
+            let text = r.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
         }
     }
     if let Some(help) = diagnostic.help() {
