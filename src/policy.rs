@@ -42,10 +42,19 @@ impl PolicyMeta {
             file: file.to_string(),
             line,
             effect: policy.effect(),
-            reason: policy.annotation("reason").map(str::to_string),
-            advice: policy.annotation("advice").map(str::to_string),
+            reason: annotation(policy, "reason").map(str::to_string),
+            advice: annotation(policy, "advice").map(str::to_string),
         }
     }
+}
+
+/// The value of annotation `key` on `policy`. Cedar's own lookup parses the
+/// key as an identifier on every call, which dominated loading large sets;
+/// scanning the few annotations a policy has does not.
+pub(crate) fn annotation<'a>(policy: &'a cedar_policy::Policy, key: &str) -> Option<&'a str> {
+    policy
+        .annotations()
+        .find_map(|(k, v)| (k == key).then_some(v))
 }
 
 /// One loaded, validated, immutable policy set. Each request is decided

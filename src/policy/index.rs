@@ -75,6 +75,10 @@ impl Index {
         methods: impl IntoIterator<Item = (String, Entity)>,
     ) -> Result<Index, String> {
         let actions = schema.action_entities().map_err(|e| e.to_string())?;
+        // Each policy's scope is read once, not once per method.
+        let scoped: Vec<(&Policy, ActionConstraint)> =
+            set.policies().map(|p| (p, p.action_constraint())).collect();
+
         let mut index = HashMap::new();
         for (method, entity) in methods {
             let action = entity.uid();
@@ -82,10 +86,10 @@ impl Index {
                 .ancestors(&action)
                 .map(Iterator::collect)
                 .unwrap_or_default();
-            let policies = set
-                .policies()
-                .filter(|p| action_admits(&p.action_constraint(), &action, &groups))
-                .cloned()
+            let policies = scoped
+                .iter()
+                .filter(|(_, scope)| action_admits(scope, &action, &groups))
+                .map(|(p, _)| (*p).clone())
                 .collect();
             let slices = moka::sync::Cache::builder()
                 .max_capacity(CALLERS_PER_METHOD)

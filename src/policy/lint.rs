@@ -259,7 +259,7 @@ fn engine_findings(file: &str, text: &str, schema: Option<&Schema>) -> Vec<Findi
     let mut policies: Vec<&Policy> = parsed.policies().collect();
     policies.sort_by_key(|p| ordinal(p.id()));
     for (n, policy) in policies.into_iter().enumerate() {
-        let id = match policy.annotation("id") {
+        let id = match crate::policy::annotation(policy, "id") {
             Some(id) => id.to_string(),
             None => format!("{file}#{}", n + 1),
         };

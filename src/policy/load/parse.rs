@@ -50,7 +50,7 @@ pub(super) fn parse_policies(
     for Found { file, policy, line } in found {
         let ordinal = ordinals.entry(file).or_insert(0);
         *ordinal += 1;
-        let id = match policy.annotation("id") {
+        let id = match crate::policy::annotation(&policy, "id") {
             Some(id) => PolicyId::new(id),
             None => PolicyId::new(format!("{file}#{ordinal}")),
         };
