@@ -20,6 +20,7 @@ mod reload {
     pub mod folder;
     pub mod traffic;
 
+    mod field_cases;
     mod refusals;
     mod switches;
 }
