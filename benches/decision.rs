@@ -139,9 +139,6 @@ fn code(response: &envoy_types::pb::envoy::service::auth::v3::CheckResponse) -> 
 fn tokens(c: &mut Criterion) {
     use seam::token::{Algorithm, Grant, KeyRing, TokenSettings, Tokens};
 
-    let clock = std::sync::Arc::new(seam::clock::SystemClock);
-    let ring = KeyRing::generate(Algorithm::EdDsa).unwrap();
-    let tokens = Tokens::new(TokenSettings::default(), ring, Vec::new(), clock);
     let grant = Grant {
         audience: "example.org",
         caller: FRONTEND,
@@ -155,31 +152,31 @@ fn tokens(c: &mut Criterion) {
         source_address: "10.0.0.7:51234",
         parent: None,
     };
-    c.bench_function("token/mint", |b| b.iter(|| tokens.mint(&grant).unwrap()));
+    for (name, algorithm) in [("es256", Algorithm::Es256), ("eddsa", Algorithm::EdDsa)] {
+        let clock = std::sync::Arc::new(seam::clock::SystemClock);
+        let ring = KeyRing::generate(algorithm).unwrap();
+        let settings = TokenSettings {
+            algorithm,
+            ..TokenSettings::default()
+        };
+        let tokens = Tokens::new(settings, ring, Vec::new(), clock);
+        c.bench_function(&format!("token/mint_{name}"), |b| {
+            b.iter(|| tokens.mint(&grant).unwrap())
+        });
 
-    let clock = std::sync::Arc::new(seam::clock::SystemClock);
-    let ring = KeyRing::generate(Algorithm::Es256).unwrap();
-    let settings = TokenSettings {
-        algorithm: Algorithm::Es256,
-        ..TokenSettings::default()
-    };
-    let es256 = Tokens::new(settings, ring, Vec::new(), clock);
-    c.bench_function("token/mint_es256", |b| {
-        b.iter(|| es256.mint(&grant).unwrap())
-    });
-
-    let token = tokens.mint(&grant).unwrap().token;
-    c.bench_function("token/verify", |b| {
-        b.iter(|| {
-            tokens
-                .verify(
-                    &token,
-                    "example.org",
-                    "spiffe://example.org/ns/shop/sa/orders",
-                )
-                .unwrap()
-        })
-    });
+        let token = tokens.mint(&grant).unwrap().token;
+        c.bench_function(&format!("token/verify_{name}"), |b| {
+            b.iter(|| {
+                tokens
+                    .verify(
+                        &token,
+                        "example.org",
+                        "spiffe://example.org/ns/shop/sa/orders",
+                    )
+                    .unwrap()
+            })
+        });
+    }
 }
 
 criterion_group! {

@@ -17,7 +17,6 @@ use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -98,7 +97,7 @@ pub(crate) struct RingKey {
     /// The public JWK as published in the JWKS.
     jwk: Value,
     /// The public key, checked when the ring was built.
-    pub(crate) decoding: DecodingKey,
+    pub(crate) verifier: jwk::Verifier,
     /// The private key, for seam's own keys only.
     encoding: Option<Signer>,
 }
@@ -107,7 +106,7 @@ pub(crate) struct RingKey {
 /// key (and for Ed25519 re-derives the public point) on every signature,
 /// which costs more than the rest of a decision; a token is minted on every
 /// allow, so seam keeps the parsed key and signs the JWS input itself.
-/// Verification stays with the JWT crate.
+/// Verification uses ring too (see [`jwk::Verifier`]).
 pub(crate) enum Signer {
     Ed25519(ring::signature::Ed25519KeyPair),
     P256(ring::signature::EcdsaKeyPair, ring::rand::SystemRandom),
@@ -208,7 +207,7 @@ impl KeyRing {
         self.keys.push(RingKey {
             kid: public.kid,
             jwk: public.jwk,
-            decoding: public.decoding,
+            verifier: public.verifier,
             encoding,
         });
         Ok(self.keys.len() - 1)
