@@ -122,6 +122,9 @@ policies=$(cat "$work"/policies/*.cedar | grep -cE '^[[:space:]]*(permit|forbid)
 {
   printf 'state_dir = "%s"\n\n[server]\nlisten = ["127.0.0.1:%s"]\n\n' "$work/state" "$SEAM_PORT"
   printf '[policy]\ndir = "%s"\n\n' "$work/policies"
+  # The admin port is not measured; off, so another seam on its default port
+  # cannot stop this run.
+  printf '[admin]\nlisten = "off"\n\n'
   printf '[identity]\ndev_trust_domain = "example.org"\ncache_capacity = 10000\n\n'
   awk '/^\[/ { keep = ($0 == "[context]" || $0 == "[[context.classify]]") } keep' seam.toml
   printf '\n[records]\nsink = "file"\npath = "%s"\nqueue_capacity = 65536\non_full = "deny"\n' \

@@ -22,9 +22,10 @@ pub enum Command {
         /// Expected audience (trust domain); not checked when omitted
         #[arg(long)]
         audience: Option<String>,
-        /// Signing algorithm the keys use
-        #[arg(long, default_value = "EdDSA")]
-        algorithm: String,
+        /// Signing algorithm (`ES256` or `EdDSA`); by default the one the JWK
+        /// set's keys declare, never the token's header
+        #[arg(long)]
+        algorithm: Option<String>,
     },
     /// Decode a token WITHOUT verifying it
     Inspect {
@@ -54,7 +55,26 @@ pub(super) fn run(command: Command) -> ExitCode {
             jwks,
             audience,
             algorithm,
-        } => verify(&token, &jwks, audience.as_deref(), &algorithm),
+        } => verify(&token, &jwks, audience.as_deref(), algorithm.as_deref()),
+    }
+}
+
+/// The one algorithm the keys of `set` declare in their `alg` members: the
+/// operator chose the JWK set, so it, not the token, says what to expect.
+fn declared_algorithm(set: &serde_json::Value) -> Result<String, String> {
+    let mut found: Vec<&str> = set["keys"]
+        .as_array()
+        .map(|keys| keys.iter().filter_map(|k| k["alg"].as_str()).collect())
+        .unwrap_or_default();
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err("the JWK set's keys declare no `alg`; pass --algorithm".to_owned()),
+        several => Err(format!(
+            "the JWK set holds keys for {}; pass --algorithm",
+            several.join(" and ")
+        )),
     }
 }
 
@@ -73,18 +93,25 @@ pub(super) fn keys(config: Option<&Path>) -> ExitCode {
     }
 }
 
-fn verify(token: &str, jwks: &str, audience: Option<&str>, algorithm: &str) -> ExitCode {
+fn verify(token: &str, jwks: &str, audience: Option<&str>, algorithm: Option<&str>) -> ExitCode {
     let token = match read_token(token) {
         Ok(token) => token,
         Err(message) => return fail(&message),
     };
-    let Ok(algorithm) = algorithm.parse::<Algorithm>() else {
-        eprintln!("seam token: `{algorithm}` is not one of `EdDSA`, `ES256`");
-        return ExitCode::from(EXIT_USAGE);
-    };
     let set = match fetch_jwks(jwks) {
         Ok(set) => set,
         Err(message) => return fail(&message),
+    };
+    let algorithm = match algorithm.map_or_else(|| declared_algorithm(&set), |a| Ok(a.to_owned())) {
+        Ok(algorithm) => algorithm,
+        Err(message) => {
+            eprintln!("seam token: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let Ok(algorithm) = algorithm.parse::<Algorithm>() else {
+        eprintln!("seam token: `{algorithm}` is not one of `EdDSA`, `ES256`");
+        return ExitCode::from(EXIT_USAGE);
     };
 
     let settings = TokenSettings {
@@ -188,4 +215,36 @@ fn pretty(value: &serde_json::Value) -> String {
 fn fail(message: &str) -> ExitCode {
     eprintln!("seam token: {message}");
     ExitCode::from(EXIT_FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::declared_algorithm;
+
+    #[test]
+    fn the_algorithm_comes_from_the_key_sets_alg_members_when_they_agree() {
+        let cases = [
+            (
+                json!({"keys": [{"alg": "ES256"}, {"alg": "ES256"}]}),
+                Ok("ES256"),
+            ),
+            (json!({"keys": [{"alg": "EdDSA"}]}), Ok("EdDSA")),
+            (
+                json!({"keys": [{"alg": "ES256"}, {"alg": "EdDSA"}]}),
+                Err("ES256 and EdDSA"),
+            ),
+            (json!({"keys": [{"kty": "EC"}]}), Err("declare no `alg`")),
+            (json!({"keys": []}), Err("declare no `alg`")),
+            (json!({}), Err("declare no `alg`")),
+        ];
+        for (set, expected) in cases {
+            match (declared_algorithm(&set), expected) {
+                (Ok(found), Ok(wanted)) => assert_eq!(found, wanted, "{set}"),
+                (Err(found), Err(wanted)) => assert!(found.contains(wanted), "{set}: {found}"),
+                (found, wanted) => panic!("{set}: got {found:?}, wanted {wanted:?}"),
+            }
+        }
+    }
 }

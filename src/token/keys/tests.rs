@@ -54,11 +54,9 @@ fn the_rfc_8037_key_is_named_by_its_rfc_thumbprint_and_verifies_the_rfc_signatur
     assert_eq!(ring.jwks()["keys"][0]["x"], RFC8037_X);
     let (message, signature) = RFC8037_JWS.rsplit_once('.').unwrap();
     let key = &ring.find(RFC8037_THUMBPRINT).unwrap().verifier;
-    let signature = base64::Engine::decode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        signature,
-    )
-    .unwrap();
+    let signature =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)
+            .unwrap();
     assert!(key.verify(message.as_bytes(), &signature));
     assert!(!key.verify(b"another message", &signature));
 }
