@@ -110,6 +110,11 @@ pub enum TokenError {
         presenter: String,
     },
 
+    /// The token names no holder (it was minted where Envoy gave no
+    /// destination identity), so no workload can show it is the holder.
+    #[error("token is bound to no workload, so none may present it onward")]
+    Unbound,
+
     /// The delegation chain has more workloads than allowed.
     #[error("token chain has {depth} workloads, more than the {limit} allowed")]
     ChainTooDeep {
@@ -151,6 +156,7 @@ impl TokenError {
             Self::MissingClaim(_) => "token_missing_claim",
             Self::BadClaim { .. } => "token_bad_claim",
             Self::WrongHolder { .. } => "token_wrong_holder",
+            Self::Unbound => "token_unbound",
             Self::ChainTooDeep { .. } => "token_chain_too_deep",
             Self::ScopeWidened { .. } => "token_scope_widened",
             Self::SigningFailed(_) => "token_signing_failed",

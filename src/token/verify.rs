@@ -71,6 +71,11 @@ pub(crate) fn verify(
     let leeway = i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX);
     check_times(iat, nbf, exp, check.now, leeway)?;
 
+    // A token with no holder could be replayed by any workload that saw it;
+    // a presented one is refused. (Inspection has no presenter to check.)
+    if check.presenter.is_some() && inbound.holder.is_none() {
+        return Err(TokenError::Unbound);
+    }
     if let (Some(holder), Some(presenter)) = (inbound.holder.as_deref(), check.presenter)
         && holder != bounded(presenter)
     {

@@ -283,3 +283,37 @@ async fn static_credentials_are_stripped_upstream_only_when_configured() {
         assert_eq!(records[0]["credential"], "api_key");
     }
 }
+
+#[tokio::test]
+async fn a_token_minted_without_a_destination_identity_cannot_be_presented_by_anyone() {
+    let mut seam = Seam::start(Setup {
+        policies: Policies::Shipped,
+        ..Setup::default()
+    })
+    .await;
+
+    // Envoy gave no destination.principal: the token has no holder.
+    let mut first = hop(FRONTEND, "POST", "https://orders.shop.svc/v1/orders", "");
+    first
+        .headers
+        .insert("x-seam-intent".into(), "checkout".into());
+    let response = seam.check_as(&first, &seam.pki.leaf(FRONTEND)).await;
+    assert_eq!(outcome(&response), ALLOW);
+    let unbound = minted_token(&response);
+    assert!(claims(&unbound).get("cnf").is_none());
+
+    // Neither the workload it was meant for nor any other may carry it on.
+    for presenter in [ORDERS, PAYMENTS] {
+        let mut onward = hop(
+            presenter,
+            "POST",
+            "https://payments.payments.svc/v1/charges",
+            PAYMENTS,
+        );
+        onward.headers.insert("txn-token".into(), unbound.clone());
+        let response = seam.check_as(&onward, &seam.pki.leaf(presenter)).await;
+        assert_eq!(outcome(&response), DENY_IDENTITY, "{presenter}");
+        assert_eq!(reason(&response), "token_unbound", "{presenter}");
+    }
+    assert_eq!(seam.stop().await.len(), 3);
+}

@@ -77,7 +77,7 @@ fn transaction_and_token_ids_are_uuids_and_every_token_id_is_new() {
 }
 
 #[test]
-fn an_origin_without_intent_holder_or_address_has_scope_none_and_no_binding() {
+fn an_origin_without_intent_holder_or_address_has_scope_none_no_binding_and_cannot_be_presented() {
     let fixture = Fixture::new(Algorithm::EdDsa);
     let grant = Grant {
         intent: None,
@@ -93,9 +93,10 @@ fn an_origin_without_intent_holder_or_address_has_scope_none_and_no_binding() {
     assert!(claims.get("cnf").is_none());
     assert!(claims.get("rctx").is_none());
     assert!(claims["tctx"].get("intent").is_none());
-    let inbound = fixture.verify(&minted.token, PAYMENTS).unwrap();
-    assert_eq!(inbound.holder, None);
-    assert_eq!(inbound.scope, "none");
+    // Bound to nobody, it can be shown by anybody that saw it: no workload
+    // may present it onward.
+    let refused = fixture.verify(&minted.token, PAYMENTS).unwrap_err();
+    assert_eq!(refused.reason_code(), "token_unbound");
 }
 
 #[test]
