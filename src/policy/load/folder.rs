@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::LoadError;
+use super::{LoadError, Problem};
 
 /// One policy file found in a policy folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +57,27 @@ fn walk(
 
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let raw = entry.file_name();
+        let path = entry.path();
+        // Policy ids and records name files as text. A name that is not
+        // UTF-8 could only be shown approximately, and two such names could
+        // collide into one, hiding a file's policies: it is refused.
+        let Some(name) = raw.to_str() else {
+            let shown = raw.to_string_lossy();
+            if is_policy_name(&shown) || path.is_dir() {
+                return Err(LoadError::Invalid(vec![Problem {
+                    file: format!("{prefix}{shown}"),
+                    line: None,
+                    column: None,
+                    message: "the file name is not UTF-8; rename it".into(),
+                }]));
+            }
+            continue;
+        };
+        let name = name.to_owned();
         if name.starts_with('.') {
             continue;
         }
-        let path = entry.path();
 
         // Follows a symbolic link to what it names. A dangling link or an
         // entry removed since the listing is only an error when it would

@@ -193,3 +193,35 @@ fn a_large_set_validated_in_parts_still_reports_every_invalid_policy() {
     assert_eq!(found[0].line, Some(4));
     assert!(found[0].message.contains("nope"), "{}", found[0].message);
 }
+
+#[test]
+fn policy_files_whose_names_are_not_utf8_are_refused_not_merged() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = folder(&[("base.cedar", PERMIT)]);
+    // Two names that differ only in bytes that are not UTF-8: read lossily
+    // they would be one file, and one forbid would vanish.
+    for byte in [0xfe_u8, 0xff] {
+        let bytes = [b'z', byte, b'.', b'c', b'e', b'd', b'a', b'r'];
+        let name = std::ffi::OsStr::from_bytes(&bytes);
+        std::fs::write(
+            dir.path().join(name),
+            "forbid (principal, action, resource);\n",
+        )
+        .unwrap();
+    }
+
+    let found = problems(load_dir(dir.path()).unwrap_err());
+    assert_eq!(found.len(), 1);
+    assert!(found[0].message.contains("not UTF-8"), "{}", found[0]);
+}
+
+#[test]
+fn other_files_whose_names_are_not_utf8_are_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = folder(&[("base.cedar", PERMIT)]);
+    let name = std::ffi::OsStr::from_bytes(b"notes\xff.txt");
+    std::fs::write(dir.path().join(name), "scratch").unwrap();
+    assert_eq!(load_dir(dir.path()).unwrap().len(), 1);
+}
