@@ -224,11 +224,11 @@ pub(super) fn build(facts: &Facts<'_>, set: &PolicySet) -> Result<Built, Request
     let slice = set
         .index
         .slice(facts.method, facts.principal, || {
-            caller(facts.principal, set)
+            caller(facts.principal, &set.actions, &set.ancestors)
         })?
         .ok_or_else(|| RequestError::UnknownMethod(facts.method.to_string()))?;
 
-    let resource = resource_entity(facts, set)?;
+    let resource = resource_entity(facts, &set.actions, &set.ancestors)?;
     let context = context(facts)?;
 
     let principal = uid(&set.actions.workload, facts.principal);
@@ -306,18 +306,34 @@ pub(super) fn check_schema_fits(schema: &Schema, actions: &Actions) -> Result<()
             })?;
         }
     }
+
+    // The entities are not checked per request either: a schema that does
+    // not declare what seam puts on them would validate policies against
+    // attributes other than the ones they are evaluated with.
+    let none = Ancestors::new();
+    let caller = caller(bare.principal, actions, &none).map_err(|e| e.to_string())?;
+    let resource = resource_entity(&bare, actions, &none).map_err(|e| e.to_string())?;
+    Entities::from_entities([caller.entity, resource], Some(schema))
+        .map_err(|e| format!("the schema does not describe the entities seam builds: {e}"))?;
     Ok(())
 }
 
+/// Each workload's and service's groups, flattened, from `entities.json`.
+type Ancestors = HashMap<EntityUid, Vec<EntityUid>>;
+
 /// The caller's entity, built on its first request with a method.
-fn caller(principal: &str, set: &PolicySet) -> Result<Caller, RequestError> {
+fn caller(
+    principal: &str,
+    actions: &Actions,
+    ancestors: &Ancestors,
+) -> Result<Caller, RequestError> {
     let id = SpiffeId::parse(principal)
         .map_err(|_| RequestError::BadPrincipal(principal.to_string()))?;
-    let workload = uid(&set.actions.workload, principal);
+    let workload = uid(&actions.workload, principal);
 
     let mut parents: HashSet<EntityUid> = HashSet::new();
-    parents.insert(uid(&set.actions.trust_domain, id.trust_domain()));
-    if let Some(more) = set.ancestors.get(&workload) {
+    parents.insert(uid(&actions.trust_domain, id.trust_domain()));
+    if let Some(more) = ancestors.get(&workload) {
         parents.extend(more.iter().cloned());
     }
 
@@ -334,10 +350,14 @@ fn caller(principal: &str, set: &PolicySet) -> Result<Caller, RequestError> {
     Ok(Caller { entity, parents })
 }
 
-fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, RequestError> {
+fn resource_entity(
+    facts: &Facts<'_>,
+    actions: &Actions,
+    ancestors: &Ancestors,
+) -> Result<Entity, RequestError> {
     let id = format!("{}{}", facts.host, facts.path);
-    let destination = uid(&set.actions.destination, &id);
-    let service = uid(&set.actions.service, facts.service);
+    let destination = uid(&actions.destination, &id);
+    let service = uid(&actions.service, facts.service);
 
     let attrs = HashMap::from([
         ("host".to_string(), string(facts.host)),
@@ -351,7 +371,7 @@ fn resource_entity(facts: &Facts<'_>, set: &PolicySet) -> Result<Entity, Request
     ]);
 
     let mut parents: HashSet<EntityUid> = HashSet::new();
-    if let Some(more) = set.ancestors.get(&service) {
+    if let Some(more) = ancestors.get(&service) {
         parents.extend(more.iter().cloned());
     }
     parents.insert(service);

@@ -342,3 +342,24 @@ fn deciding_on_the_scope_slice_gives_cedars_answer_over_the_whole_set() {
     }
     assert_eq!(compared, 7 * 6 * 5 * 3 * 4 * 2);
 }
+
+#[test]
+fn a_schema_that_does_not_declare_an_attribute_seam_sends_is_refused_at_load() {
+    let policy = files(&[("a.cedar", "permit(principal, action, resource);")]);
+    let without = SCHEMA
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("namespace?"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        without.len(),
+        SCHEMA.trim_end().len(),
+        "the schema declares namespace"
+    );
+    let err = load::build(&policy, &without, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not describe the entities seam builds"),
+        "{err}"
+    );
+}
