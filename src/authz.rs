@@ -112,6 +112,9 @@ impl Authorizer {
         if self.policies.snapshot().is_none() {
             missing.push("no policy set loaded");
         }
+        if self.recorder.refusing() {
+            missing.push("the record sink is failing");
+        }
         missing
     }
 

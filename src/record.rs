@@ -148,6 +148,12 @@ impl Recorder {
         self.stats.unreported.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether requests are being refused because their records cannot be
+    /// written (the sink failed and the loss policy is `deny`).
+    pub fn refusing(&self) -> bool {
+        self.on_full == OnFull::Deny && !self.sink_healthy.load(Ordering::Relaxed)
+    }
+
     /// Records waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()

@@ -316,7 +316,8 @@ impl Bound {
                 stop_rx.clone(),
             ));
         }
-        background.spawn(serve_when_loaded(
+        background.spawn(track_health(
+            server.authorizer.clone(),
             server.reloader.clone(),
             health_reporter.clone(),
         ));
@@ -500,23 +501,35 @@ fn reload_keys(config: &Config, authorizer: &Authorizer) {
     }
 }
 
-/// Reports SERVING once a policy set is in force, for a seam that started
-/// without one.
-async fn serve_when_loaded(
+/// Keeps gRPC health in step with readiness: SERVING only while the
+/// authorizer can answer (a policy set is loaded, and records can be
+/// written where a lost record refuses the request). Checked when a set
+/// loads and every second, so a record sink that fails takes seam out of
+/// Envoy's rotation rather than answering 503 to everything.
+async fn track_health(
+    authorizer: Arc<Authorizer>,
     reloader: Arc<PolicyReloader>,
     health: tonic_health::server::HealthReporter,
 ) {
     let mut loaded = reloader.subscribe();
-    while loaded.wait_for(Option::is_some).await.is_ok() {
-        health.set_service_status("", ServingStatus::Serving).await;
-        health
-            .set_service_status(
-                "envoy.service.auth.v3.Authorization",
-                ServingStatus::Serving,
-            )
-            .await;
-        if loaded.changed().await.is_err() {
-            return;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut current = None;
+    loop {
+        let status = if authorizer.not_ready().is_empty() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if current != Some(status) {
+            health.set_service_status("", status).await;
+            health
+                .set_service_status("envoy.service.auth.v3.Authorization", status)
+                .await;
+            current = Some(status);
+        }
+        tokio::select! {
+            changed = loaded.changed() => if changed.is_err() { return; },
+            _ = tick.tick() => {}
         }
     }
 }

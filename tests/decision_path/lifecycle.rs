@@ -167,7 +167,8 @@ async fn checks_in_flight_at_shutdown_are_answered_and_recorded() {
 }
 
 #[tokio::test]
-async fn a_full_disk_turns_decisions_into_503s_under_deny_and_into_counted_losses_under_drop() {
+async fn a_full_disk_turns_decisions_into_503s_and_not_ready_under_deny_and_into_counted_losses_under_drop()
+ {
     for (on_full, expected) in [("deny", DENY_ERROR), ("drop", ALLOW)] {
         let mut seam = Seam::start(Setup {
             records_path: Some("/dev/full".into()),
@@ -193,6 +194,21 @@ async fn a_full_disk_turns_decisions_into_503s_under_deny_and_into_counted_losse
         assert_eq!(outcome, expected, "on_full = {on_full}");
         if on_full == "deny" {
             assert_eq!(reason, "record_sink_failed");
+            // Refusing everything, it leaves Envoy's rotation.
+            let (code, body) = http_get(&seam.admin, "/readyz").await;
+            assert_eq!(code, 503, "{body}");
+            let address = seam.addresses[0].clone();
+            let mut status = health(&address, "").await;
+            for _ in 0..30 {
+                if status == ServingStatus::NotServing {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                status = health(&address, "").await;
+            }
+            assert_eq!(status, ServingStatus::NotServing);
+        } else {
+            assert_eq!(http_get(&seam.admin, "/readyz").await.0, 200);
         }
         seam.stop().await;
     }
