@@ -88,13 +88,29 @@ pub fn examine(
             },
         };
     }
-    if api_key_headers.iter().any(|h| headers.contains(h)) {
-        return Credential {
-            kind: Kind::ApiKey,
-            ..absent
-        };
+    if let Some(name) = api_key_headers.iter().find(|h| headers.contains(h)) {
+        // An API key can be a JWT too; its lifetime counts the same.
+        let value = headers.text(name).ok().flatten().unwrap_or_default();
+        return with_jwt_flags(Kind::ApiKey, value.trim(), now, max_lifetime);
     }
     absent
+}
+
+/// A credential of `kind`, flagged by the lifetime of `token` when it is a
+/// JWT (whatever header or scheme carried it).
+fn with_jwt_flags(kind: Kind, token: &str, now: i64, max_lifetime: i64) -> Credential {
+    let (lacks_expiry, long_lived) = match jwt_lifetime(token) {
+        _ if token.len() > MAX_CREDENTIAL_BYTES => (false, false),
+        Some(Lifetime::Unbounded) => (true, true),
+        Some(Lifetime::Seconds(secs)) => (false, secs > max_lifetime),
+        Some(Lifetime::From { exp }) => (false, exp.saturating_sub(now) > max_lifetime),
+        None => (false, false),
+    };
+    Credential {
+        kind,
+        lacks_expiry,
+        long_lived,
+    }
 }
 
 /// Classifies one `authorization` header value.
@@ -118,25 +134,14 @@ pub fn classify_authorization(value: &str, now: i64, max_lifetime: i64) -> Crede
         };
     }
     if !scheme.eq_ignore_ascii_case("bearer") || rest.is_empty() {
-        return other;
+        // Another scheme (`Token <jwt>`), or a bare token with no scheme:
+        // still flagged if what it carries is a JWT.
+        let token = if rest.is_empty() { scheme } else { rest };
+        return with_jwt_flags(Kind::Other, token, now, max_lifetime);
     }
 
     match jwt_lifetime(rest) {
-        Some(Lifetime::Unbounded) => Credential {
-            kind: Kind::BearerJwt,
-            lacks_expiry: true,
-            long_lived: true,
-        },
-        Some(Lifetime::Seconds(secs)) => Credential {
-            kind: Kind::BearerJwt,
-            lacks_expiry: false,
-            long_lived: secs > max_lifetime,
-        },
-        Some(Lifetime::From { exp }) => Credential {
-            kind: Kind::BearerJwt,
-            lacks_expiry: false,
-            long_lived: exp.saturating_sub(now) > max_lifetime,
-        },
+        Some(_) => with_jwt_flags(Kind::BearerJwt, rest, now, max_lifetime),
         None => Credential {
             kind: Kind::Bearer,
             ..other
@@ -156,11 +161,10 @@ enum Lifetime {
 /// The lifetime of `token` if it is shaped as a JWS compact JWT whose
 /// header and payload are JSON objects; `None` otherwise.
 fn jwt_lifetime(token: &str) -> Option<Lifetime> {
+    // Segments after the signature (`<jwt>.`) are ignored rather than
+    // taken as "not a JWT": a lenient verifier upstream may accept them.
     let mut parts = token.split('.');
     let (header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
 
     let header = decode_object(header)?;
     header.get("alg")?;

@@ -51,6 +51,23 @@ fn authorization_values_are_classified() {
         ("Basic dXNlcjpwYXNz".into(), (Kind::Basic, false, false)),
         ("Bearer".into(), (Kind::Other, false, false)),
         ("Negotiate abc".into(), (Kind::Other, false, false)),
+        // The same never-expiring JWT however it is dressed.
+        (
+            jwt(r#"{"sub":"ci"}"#).replace("Bearer ", "Token "),
+            (Kind::Other, true, true),
+        ),
+        (
+            jwt(r#"{"sub":"ci"}"#).replace("Bearer ", ""),
+            (Kind::Other, true, true),
+        ),
+        (
+            format!("{}.", jwt(r#"{"sub":"ci"}"#)),
+            (Kind::BearerJwt, true, true),
+        ),
+        (
+            jwt(r#"{"sub":"ci"}"#).replace("Bearer ", "BEARER   "),
+            (Kind::BearerJwt, true, true),
+        ),
         (
             format!("Bearer {}", "a".repeat(20_000)),
             (Kind::Other, false, false),
@@ -69,4 +86,23 @@ fn a_jwt_header_must_name_an_algorithm() {
         kind(&format!("Bearer {header}.{payload}.x")).0,
         Kind::Bearer
     );
+}
+
+#[test]
+fn an_api_key_that_is_a_jwt_is_flagged_by_its_lifetime() {
+    let never = jwt(r#"{"sub":"ci"}"#).replace("Bearer ", "");
+    let short = jwt(r#"{"iat":1800000000,"exp":1800000600}"#).replace("Bearer ", "");
+    let cases = [
+        (never.as_str(), (true, true)),
+        (short.as_str(), (false, false)),
+        ("sk_live_0123456789", (false, false)),
+    ];
+    for (value, (lacks, long)) in cases {
+        let c = with_jwt_flags(Kind::ApiKey, value, NOW, DAY);
+        assert_eq!(
+            (c.kind, c.lacks_expiry, c.long_lived),
+            (Kind::ApiKey, lacks, long),
+            "{value:.40}"
+        );
+    }
 }
