@@ -401,9 +401,14 @@ impl Authorizer {
         caller: &crate::identity::SpiffeId,
         record: &mut DecisionRecord,
     ) -> Result<Option<Inbound>, Denial> {
-        let token = match headers.text(TXN_TOKEN_HEADER) {
+        // Two tokens (repeated, or joined with `,` as Envoy joins repeats)
+        // are ambiguous: neither is picked.
+        let token = match headers.single_token(TXN_TOKEN_HEADER) {
             Ok(Some(token)) => token,
             Ok(None) => return Ok(None),
+            Err(e) if e.reason_code() == "ambiguous_header" => {
+                return Err(Denial::new(DenyKind::Input, e.reason_code(), e.to_string()));
+            }
             Err(e) => {
                 return Err(Denial::new(
                     DenyKind::Identity,

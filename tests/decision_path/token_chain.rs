@@ -317,3 +317,43 @@ async fn a_token_minted_without_a_destination_identity_cannot_be_presented_by_an
     }
     assert_eq!(seam.stop().await.len(), 3);
 }
+
+#[tokio::test]
+async fn two_txn_tokens_are_ambiguous_and_neither_is_picked() {
+    let mut seam = Seam::start(Setup {
+        policies: Policies::Shipped,
+        ..Setup::default()
+    })
+    .await;
+    let mut first = hop(
+        FRONTEND,
+        "POST",
+        "https://orders.shop.svc/v1/orders",
+        ORDERS,
+    );
+    first
+        .headers
+        .insert("x-seam-intent".into(), "checkout".into());
+    let response = seam.check_as(&first, &seam.pki.leaf(FRONTEND)).await;
+    assert_eq!(outcome(&response), ALLOW);
+    let token = minted_token(&response);
+
+    // As Envoy's joined map carries a repeated header, and as its raw
+    // header map does.
+    for raw_headers in [false, true] {
+        let mut second = hop(
+            ORDERS,
+            "POST",
+            "https://payments.payments.svc/v1/charges",
+            PAYMENTS,
+        );
+        second.raw_headers = raw_headers;
+        second
+            .headers
+            .insert("txn-token".into(), format!("{token},{token}"));
+        let response = seam.check_as(&second, &seam.pki.leaf(ORDERS)).await;
+        assert_eq!(outcome(&response), DENY_INPUT, "raw = {raw_headers}");
+        assert_eq!(reason(&response), "ambiguous_header", "raw = {raw_headers}");
+    }
+    seam.stop().await;
+}
