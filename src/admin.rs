@@ -79,7 +79,12 @@ async fn status(State(admin): State<Admin>) -> Response {
             "reloads_ok": report.reloads_ok,
             "reloads_failed": report.reloads_failed,
         },
+        "shadow_set": admin.authorizer.shadow_policies().snapshot().map(|p| serde_json::json!({
+            "version": p.version(),
+            "policies": p.len(),
+        })),
         "ready": admin.authorizer.not_ready().is_empty(),
+        "not_ready": admin.authorizer.not_ready(),
     });
     axum::Json(body).into_response()
 }

@@ -133,13 +133,19 @@ instance = "test"
         self.client.check(request).await.unwrap().into_inner()
     }
 
-    async fn metric(&self, name: &str) -> u64 {
+    /// The admin port's answer to `GET path`, headers included.
+    async fn admin_get(&self, path: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(&self.admin).await.unwrap();
-        let request = "GET /metrics HTTP/1.1\r\nHost: seam\r\nConnection: close\r\n\r\n";
+        let request = format!("GET {path} HTTP/1.1\r\nHost: seam\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    async fn metric(&self, name: &str) -> u64 {
+        let response = self.admin_get("/metrics").await;
         response
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -188,6 +194,15 @@ async fn a_shadow_set_is_recorded_only_where_it_disagrees_and_never_answers() {
 
     assert_eq!(seam.metric("seam_shadow_evaluations_total").await, 3);
     assert_eq!(seam.metric("seam_shadow_disagreements_total").await, 1);
+    // `/status` names the shadow set beside the live one.
+    let status = seam.admin_get("/status").await;
+    let body = status.split("\r\n\r\n").nth(1).unwrap();
+    let status: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(status["shadow_set"]["version"], shadow_version.as_str());
+    assert_ne!(
+        status["policy_set"]["version"],
+        status["shadow_set"]["version"]
+    );
 
     let records = seam.stop().await;
     assert_eq!(records.len(), 3);
