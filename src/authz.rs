@@ -27,6 +27,7 @@ use crate::policy::{ChainFacts, CredentialFacts, Facts, PolicyStore};
 use crate::proto::DecisionRecord;
 use crate::record::Recorder;
 use crate::request::credential;
+use crate::request::headers::HeaderError;
 use crate::sensitivity::Classifier;
 use crate::token::{Grant, Inbound, NO_SCOPE, TXN_TOKEN_HEADER, TokenError, Tokens};
 use explain::Capture;
@@ -406,7 +407,7 @@ impl Authorizer {
         let token = match headers.single_token(TXN_TOKEN_HEADER) {
             Ok(Some(token)) => token,
             Ok(None) => return Ok(None),
-            Err(e) if e.reason_code() == "ambiguous_header" => {
+            Err(e @ (HeaderError::Repeated { .. } | HeaderError::List { .. })) => {
                 return Err(Denial::new(DenyKind::Input, e.reason_code(), e.to_string()));
             }
             Err(e) => {

@@ -99,18 +99,25 @@ pub fn examine(
 /// A credential of `kind`, flagged by the lifetime of `token` when it is a
 /// JWT (whatever header or scheme carried it).
 fn with_jwt_flags(kind: Kind, token: &str, now: i64, max_lifetime: i64) -> Credential {
-    let (lacks_expiry, long_lived) = match jwt_lifetime(token) {
-        _ if token.len() > MAX_CREDENTIAL_BYTES => (false, false),
-        Some(Lifetime::Unbounded) => (true, true),
-        Some(Lifetime::Seconds(secs)) => (false, secs > max_lifetime),
-        Some(Lifetime::From { exp }) => (false, exp.saturating_sub(now) > max_lifetime),
-        None => (false, false),
-    };
+    let (lacks_expiry, long_lived) = jwt_flags(token, now, max_lifetime).unwrap_or_default();
     Credential {
         kind,
         lacks_expiry,
         long_lived,
     }
+}
+
+/// `(lacks_expiry, long_lived)` when `token` is a JWT; `None` otherwise,
+/// and for anything over the size cap, which is never decoded.
+fn jwt_flags(token: &str, now: i64, max_lifetime: i64) -> Option<(bool, bool)> {
+    if token.len() > MAX_CREDENTIAL_BYTES {
+        return None;
+    }
+    Some(match jwt_lifetime(token)? {
+        Lifetime::Unbounded => (true, true),
+        Lifetime::Seconds(secs) => (false, secs > max_lifetime),
+        Lifetime::From { exp } => (false, exp.saturating_sub(now) > max_lifetime),
+    })
 }
 
 /// Classifies one `authorization` header value.
@@ -140,8 +147,12 @@ pub fn classify_authorization(value: &str, now: i64, max_lifetime: i64) -> Crede
         return with_jwt_flags(Kind::Other, token, now, max_lifetime);
     }
 
-    match jwt_lifetime(rest) {
-        Some(_) => with_jwt_flags(Kind::BearerJwt, rest, now, max_lifetime),
+    match jwt_flags(rest, now, max_lifetime) {
+        Some((lacks_expiry, long_lived)) => Credential {
+            kind: Kind::BearerJwt,
+            lacks_expiry,
+            long_lived,
+        },
         None => Credential {
             kind: Kind::Bearer,
             ..other
