@@ -16,5 +16,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.type_attribute(".", "#[derive(serde::Serialize, serde::Deserialize)]");
     config.type_attribute(".", "#[serde(default)]");
     config.compile_fds(descriptors)?;
+
+    compile_workload_api()?;
+    Ok(())
+}
+
+/// Generates the SPIFFE Workload API's server and client into
+/// `$OUT_DIR/spiffe/`. Only the tests use them, to run a stand-in agent and
+/// to call it without the security header; seam itself talks to the agent
+/// through the `spiffe` crate's client.
+fn compile_workload_api() -> Result<(), Box<dyn std::error::Error>> {
+    let proto = "proto/spiffe/workload.proto";
+    println!("cargo:rerun-if-changed={proto}");
+
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("spiffe");
+    std::fs::create_dir_all(&out)?;
+
+    let descriptors = protox::compile([proto], ["proto"])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .out_dir(out)
+        .compile_fds(descriptors)?;
     Ok(())
 }

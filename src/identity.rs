@@ -23,6 +23,7 @@ mod error;
 mod field;
 mod spiffe_id;
 mod svid;
+pub mod workload_api;
 mod xfcc;
 
 use std::fmt;
