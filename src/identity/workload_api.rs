@@ -74,7 +74,7 @@ pub enum MaterialState {
     /// The agent's latest update was refused; the last good one stays.
     LastGoodAfterRejectedUpdate,
     /// The socket is gone or the stream broke; the last good material stays
-    /// until the agent is back.
+    /// until the agent is back and sends a good update.
     LastGoodWhileDisconnected,
 }
 

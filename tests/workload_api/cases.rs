@@ -89,7 +89,9 @@ fn not_after_unix(svid: &Svid) -> i64 {
 }
 
 fn unix(time: SystemTime) -> i64 {
-    time.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[tokio::test]
@@ -138,7 +140,10 @@ async fn a_rotated_svid_pushed_by_the_agent_becomes_the_next_update() {
     assert_eq!(unix(update.svid_not_after), not_after_unix(&rotated));
     let status = status_where(&source, |status| status.updates_published == 2).await;
     assert_eq!(status.material, MaterialState::Current);
-    assert_eq!(unix(status.svid_not_after.unwrap()), not_after_unix(&rotated));
+    assert_eq!(
+        unix(status.svid_not_after.unwrap()),
+        not_after_unix(&rotated)
+    );
 }
 
 #[tokio::test]
@@ -157,7 +162,11 @@ async fn a_federated_bundle_that_appears_is_published_after_the_own_one() {
         .serve(response(&svid, &setup.ca, &[&partner, &another]));
 
     let update = next_update(&mut updates, |update| update.bundles.len() == 3).await;
-    let names: Vec<&str> = update.bundles.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = update
+        .bundles
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(names, ["example.org", "another.example", "partner.example"]);
     assert_eq!(update.bundles[1].1[0].as_ref(), another.der.as_slice());
     assert_eq!(update.bundles[2].1[0].as_ref(), partner.der.as_slice());

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use spiffe::{TrustDomain, X509Bundle, X509BundleSet, X509Context, X509Svid};
 use time::OffsetDateTime;
@@ -152,7 +152,11 @@ fn refuses_a_key_that_belongs_to_another_certificate() {
     let (_, other_key) = root.issue(&leaf_params(WORKLOAD));
 
     let err = validate(
-        &context(&[&leaf], &other_key, vec![bundle("example.org", &[&root.der])]),
+        &context(
+            &[&leaf],
+            &other_key,
+            vec![bundle("example.org", &[&root.der])],
+        ),
         now(),
     )
     .unwrap_err();
@@ -257,7 +261,11 @@ fn refuses_an_update_without_a_bundle_for_the_svids_trust_domain() {
     let (leaf, key) = root.issue(&leaf_params(WORKLOAD));
 
     let err = validate(
-        &context(&[&leaf], &key, vec![bundle("partner.example", &[&root.der])]),
+        &context(
+            &[&leaf],
+            &key,
+            vec![bundle("partner.example", &[&root.der])],
+        ),
         now(),
     )
     .unwrap_err();
@@ -310,7 +318,10 @@ fn debug_output_of_an_update_never_shows_the_key() {
     assert!(shown.contains("<redacted>"), "{shown}");
     assert!(shown.contains(WORKLOAD), "{shown}");
     let key_bytes = format!("{:?}", &key[key.len() - 16..]);
-    assert!(!shown.contains(&key_bytes[1..key_bytes.len() - 1]), "{shown}");
+    assert!(
+        !shown.contains(&key_bytes[1..key_bytes.len() - 1]),
+        "{shown}"
+    );
 }
 
 #[test]
