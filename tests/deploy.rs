@@ -1,0 +1,3 @@
+//! Probe.
+#[test]
+fn probe() {}
