@@ -65,16 +65,30 @@ fn check_config_mounts(deployment: &Value, config: &Config, config_file: &str) {
     let command = containerfile_command();
     assert_eq!(command[..2], ["serve", "--config"]);
     let seam = container(deployment, "seam");
-    assert_eq!(seam["args"], serde_json::json!(command), "args follow the image");
+    assert_eq!(
+        seam["args"],
+        serde_json::json!(command),
+        "args follow the image"
+    );
 
     let (path, sub_path) = mount(seam, "seam-config");
-    assert_eq!(path, command[2], "the --config path is where seam.toml is mounted");
+    assert_eq!(
+        path, command[2],
+        "the --config path is where seam.toml is mounted"
+    );
     assert_eq!(sub_path.as_deref(), Some("seam.toml"));
-    assert_eq!(volume(deployment, "seam-config")["configMap"]["name"], "seam-config");
+    assert_eq!(
+        volume(deployment, "seam-config")["configMap"]["name"],
+        "seam-config"
+    );
     let (configmaps, _) = config_file.split_once('|').unwrap();
     let embedded = config_map_entry(configmaps, "seam-config", "seam.toml");
     let source = config_file.split_once('|').unwrap().1;
-    assert_eq!(embedded, super::read(source), "{configmaps} embeds {source} as it is");
+    assert_eq!(
+        embedded,
+        super::read(source),
+        "{configmaps} embeds {source} as it is"
+    );
 
     let (policies, _) = mount(seam, "seam-policies");
     assert_eq!(config.policy.dir, PathBuf::from(policies));
@@ -82,7 +96,11 @@ fn check_config_mounts(deployment: &Value, config: &Config, config_file: &str) {
     let (admin, _) = mount(seam, "seam-state");
     assert_eq!(config.state_dir, PathBuf::from(admin));
     let admin_port = config.admin.listen.expect("the admin port is on").port();
-    assert_eq!(port(seam, "admin"), u64::from(admin_port), "probes reach the admin port");
+    assert_eq!(
+        port(seam, "admin"),
+        u64::from(admin_port),
+        "probes reach the admin port"
+    );
 }
 
 /// The bundle file and the key folders seam reads are the ones the pod
@@ -103,9 +121,14 @@ fn check_identity_mounts(deployment: &Value, config: &Config) {
     let script = init["command"][2].as_str().unwrap();
     assert_eq!(config.tokens.keys.len(), 2);
     for folder in &config.tokens.keys {
-        let inside = folder.strip_prefix(&keys).expect("keys are read from the copies");
+        let inside = folder
+            .strip_prefix(&keys)
+            .expect("keys are read from the copies");
         let copied = format!("{init_keys}/{}/", inside.display());
-        assert!(script.contains(&copied), "the init container fills `{copied}`");
+        assert!(
+            script.contains(&copied),
+            "the init container fills `{copied}`"
+        );
     }
 }
 
@@ -131,7 +154,10 @@ fn the_sidecar_pod_envoy_and_seam_agree() {
         .unwrap()
         .to_string();
     assert_eq!(config.server.listen, [Listen::Unix(PathBuf::from(&pipe))]);
-    assert_eq!(host_config.server.listen, [Listen::Unix(PathBuf::from(&pipe))]);
+    assert_eq!(
+        host_config.server.listen,
+        [Listen::Unix(PathBuf::from(&pipe))]
+    );
     for name in ["envoy", "seam"] {
         let (path, _) = mount(container(&deployment, name), "seam-socket");
         assert_eq!(path, parent(&pipe), "`{name}` mounts the socket's folder");
@@ -147,9 +173,16 @@ fn the_sidecar_pod_envoy_and_seam_agree() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(args[..2], ["--config-path", &format!("{envoy_config}/envoy.yaml")]);
     assert_eq!(
-        config_map_entry("deploy/k8s/sidecar/configmaps.yaml", "orders-envoy", "envoy.yaml"),
+        args[..2],
+        ["--config-path", &format!("{envoy_config}/envoy.yaml")]
+    );
+    assert_eq!(
+        config_map_entry(
+            "deploy/k8s/sidecar/configmaps.yaml",
+            "orders-envoy",
+            "envoy.yaml"
+        ),
         super::read("deploy/envoy/sidecar.yaml")
     );
     let agent = envoy::cluster(&bootstrap, "spire_agent")["load_assignment"]["endpoints"][0]
@@ -157,7 +190,10 @@ fn the_sidecar_pod_envoy_and_seam_agree() {
         .as_str()
         .unwrap();
     assert_eq!(mount(proxy, "spire-agent-socket").0, parent(agent));
-    assert_eq!(volume(&deployment, "spire-agent-socket")["csi"]["driver"], "csi.spiffe.io");
+    assert_eq!(
+        volume(&deployment, "spire-agent-socket")["csi"]["driver"],
+        "csi.spiffe.io"
+    );
 
     // Envoy serves the SVID SPIRE issues to this pod, and exposes the port
     // the Service sends callers to.
@@ -168,7 +204,9 @@ fn the_sidecar_pod_envoy_and_seam_agree() {
         tls["common_tls_context"]["tls_certificate_sds_secret_configs"][0]["name"],
         spiffe_id_of(&deployment, trust_domain).as_str()
     );
-    let envoy_port = listener["address"]["socket_address"]["port_value"].as_u64().unwrap();
+    let envoy_port = listener["address"]["socket_address"]["port_value"]
+        .as_u64()
+        .unwrap();
     assert_eq!(port(proxy, "https"), envoy_port);
     let service = &super::yaml_file("deploy/k8s/sidecar/service.yaml")[0];
     assert_eq!(service["spec"]["ports"][0]["targetPort"], "https");
@@ -201,11 +239,14 @@ fn the_shared_service_gateways_and_seam_agree() {
     let service_port = &service["spec"]["ports"][0];
     assert_eq!(port(seam, "grpc-authz"), listen);
     assert_eq!(service_port["targetPort"], "grpc-authz");
-    let address = &envoy::cluster(&bootstrap, "seam")["load_assignment"]["endpoints"][0]
-        ["lb_endpoints"][0]["endpoint"]["address"]["socket_address"];
+    let address = &envoy::cluster(&bootstrap, "seam")["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        [0]["endpoint"]["address"]["socket_address"];
     assert_eq!(address["port_value"], service_port["port"]);
     let provider = &istio.operators[0].spec.mesh_config.extension_providers[0];
-    assert_eq!(Value::from(provider.envoy_ext_authz_grpc.port), service_port["port"]);
+    assert_eq!(
+        Value::from(provider.envoy_ext_authz_grpc.port),
+        service_port["port"]
+    );
 
     // One name for the Service.
     let host = format!(
@@ -220,18 +261,27 @@ fn the_shared_service_gateways_and_seam_agree() {
     // SPIFFE IDs are what seam accepts.
     let trust_domain = &config.identity.trust_domains[0].name;
     let seam_id = spiffe_id_of(deployment, trust_domain);
-    let upstream = &envoy::cluster(&bootstrap, "seam")["transport_socket"]["typed_config"]
-        ["common_tls_context"];
-    let san = &upstream["combined_validation_context"]["default_validation_context"]
-        ["match_typed_subject_alt_names"][0];
+    let upstream = &envoy::cluster(&bootstrap, "seam")["transport_socket"]["typed_config"]["common_tls_context"];
+    let san = &upstream["combined_validation_context"]["default_validation_context"]["match_typed_subject_alt_names"]
+        [0];
     assert_eq!(san["san_type"], "URI");
     assert_eq!(san["matcher"]["exact"], seam_id.as_str());
-    assert_eq!(istio.destination_rules[0].spec.traffic_policy.tls.subject_alt_names, [seam_id]);
+    assert_eq!(
+        istio.destination_rules[0]
+            .spec
+            .traffic_policy
+            .tls
+            .subject_alt_names,
+        [seam_id]
+    );
 
     let envoy_id = upstream["tls_certificate_sds_secret_configs"][0]["name"]
         .as_str()
         .unwrap();
-    assert!(tls.allowed_clients.iter().any(|c| c == envoy_id), "`{envoy_id}`");
+    assert!(
+        tls.allowed_clients.iter().any(|c| c == envoy_id),
+        "`{envoy_id}`"
+    );
     let mesh = &istio.operators[0].spec.mesh_config;
     assert_eq!(mesh.trust_domain.as_deref(), Some(trust_domain.as_str()));
     let gateway_id = format!(
@@ -248,8 +298,7 @@ fn the_shared_service_gateways_and_seam_agree() {
     assert!(grace > config.server.shutdown_grace.as_secs());
     let budgets = super::find_doc(&services, "PodDisruptionBudget", "seam");
     assert_eq!(
-        budgets["spec"]["selector"],
-        deployment["spec"]["selector"],
+        budgets["spec"]["selector"], deployment["spec"]["selector"],
         "the budget covers seam's pods"
     );
 
@@ -277,7 +326,11 @@ fn check_routes_and_headers(bootstrap: &Value, config: &Config) {
 
         let patterns = &envoy::ext_authz(hcm)["allowed_headers"]["patterns"];
         for header in &config.tokens.api_key_headers {
-            let listed = patterns.as_array().unwrap().iter().any(|p| p["exact"] == *header);
+            let listed = patterns
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["exact"] == *header);
             assert!(listed, "`{header}` reaches seam");
         }
     }

@@ -101,7 +101,10 @@ pub fn cluster<'a>(bootstrap: &'a Value, name: &str) -> &'a Value {
 /// Every HTTP connection manager of every listener.
 pub fn connection_managers(bootstrap: &Value) -> Vec<&Value> {
     let mut found = Vec::new();
-    for listener in bootstrap["static_resources"]["listeners"].as_array().unwrap() {
+    for listener in bootstrap["static_resources"]["listeners"]
+        .as_array()
+        .unwrap()
+    {
         for chain in listener["filter_chains"].as_array().unwrap() {
             for filter in chain["filters"].as_array().unwrap() {
                 if filter["name"] == "envoy.filters.network.http_connection_manager" {
@@ -135,8 +138,7 @@ pub fn semantic_faults(bootstrap: &Value) -> Result<(), String> {
     for hcm in managers {
         let filters = hcm["http_filters"].as_array().unwrap();
         let names: Vec<&str> = filters.iter().filter_map(|f| f["name"].as_str()).collect();
-        if names.first() != Some(&EXT_AUTHZ) || names.last() != Some(&"envoy.filters.http.router")
-        {
+        if names.first() != Some(&EXT_AUTHZ) || names.last() != Some(&"envoy.filters.http.router") {
             return Err(format!(
                 "ext_authz must be the first filter and the router the last: {names:?}"
             ));
@@ -152,7 +154,9 @@ pub fn semantic_faults(bootstrap: &Value) -> Result<(), String> {
         }
         let timeout = seconds(&authz["grpc_service"]["timeout"])?;
         if !(0.05..=1.0).contains(&timeout) {
-            return Err(format!("ext_authz timeout `{timeout}s` is outside 50 ms to 1 s"));
+            return Err(format!(
+                "ext_authz timeout `{timeout}s` is outside 50 ms to 1 s"
+            ));
         }
         let patterns: Vec<&str> = authz["allowed_headers"]["patterns"]
             .as_array()
@@ -175,8 +179,7 @@ pub fn semantic_faults(bootstrap: &Value) -> Result<(), String> {
 fn check_routes(hcm: &Value) -> Result<(), String> {
     for host in hcm["route_config"]["virtual_hosts"].as_array().unwrap() {
         for route in host["routes"].as_array().unwrap() {
-            let extensions = &route["typed_per_filter_config"][EXT_AUTHZ]["check_settings"]
-                ["context_extensions"];
+            let extensions = &route["typed_per_filter_config"][EXT_AUTHZ]["check_settings"]["context_extensions"];
             if !extensions["sensitivity"].is_string() {
                 return Err(format!("route {} carries no sensitivity", route["match"]));
             }
@@ -186,8 +189,7 @@ fn check_routes(hcm: &Value) -> Result<(), String> {
 }
 
 fn check_seam_cluster(seam: &Value) -> Result<(), String> {
-    let protocol = &seam["typed_extension_protocol_options"]
-        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+    let protocol = &seam["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
     if !protocol["explicit_http_config"]["http2_protocol_options"].is_object() {
         return Err("the seam cluster must speak HTTP/2".into());
     }
@@ -246,11 +248,13 @@ pub fn sds_clusters(value: &Value, out: &mut Vec<String>) {
 #[test]
 fn every_envoy_file_is_a_bootstrap_envoy_would_accept() {
     let files = super::deploy_files("envoy", "yaml");
-    assert_eq!(files, ["deploy/envoy/shared.yaml", "deploy/envoy/sidecar.yaml"]);
+    assert_eq!(
+        files,
+        ["deploy/envoy/shared.yaml", "deploy/envoy/sidecar.yaml"]
+    );
 
     for file in files {
-        let bootstrap =
-            bootstrap(&super::read(&file)).unwrap_or_else(|e| panic!("`{file}`: {e}"));
+        let bootstrap = bootstrap(&super::read(&file)).unwrap_or_else(|e| panic!("`{file}`: {e}"));
         semantic_faults(&bootstrap).unwrap_or_else(|e| panic!("`{file}`: {e}"));
 
         let mut referenced = Vec::new();
@@ -280,7 +284,10 @@ fn a_misspelt_field_anywhere_in_a_bootstrap_is_refused() {
         // Inside the TLS context's Any, two levels down.
         ("san_type: URI", "san_typ: URI"),
         // An Any whose type does not exist.
-        ("ext_authz.v3.ExtAuthzPerRoute", "ext_authz.v3.ExtAuthzPerRout"),
+        (
+            "ext_authz.v3.ExtAuthzPerRoute",
+            "ext_authz.v3.ExtAuthzPerRout",
+        ),
         // An enum value Envoy does not know.
         ("transport_api_version: V3", "transport_api_version: V4"),
     ] {

@@ -102,6 +102,11 @@ fn codes_in_guide() -> BTreeMap<String, String> {
         .expect("an Operator's guide section");
     let section = &readme[start + 1..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let start = section
+        .find("\n### Reason codes\n")
+        .expect("a Reason codes part");
+    let section = &section[start + 1..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
 
     let mut rows = BTreeMap::new();
     for line in section.lines().filter(|l| l.starts_with("| `")) {
@@ -114,21 +119,47 @@ fn codes_in_guide() -> BTreeMap<String, String> {
     rows
 }
 
+/// Where the guide and the source disagree.
+fn disagreements(source: &Codes, guide: &BTreeMap<String, String>) -> Vec<String> {
+    let mut faults = Vec::new();
+    for (code, status) in source {
+        match (guide.get(code), status) {
+            (None, _) => faults.push(format!("`{code}` is not in the guide")),
+            (Some(cell), Some(status)) if !cell.contains(&status.to_string()) => {
+                faults.push(format!("`{code}`: `{cell}` is not {status}"));
+            }
+            _ => {}
+        }
+    }
+    for code in guide.keys().filter(|c| !source.contains_key(*c)) {
+        faults.push(format!("`{code}` is not in the source"));
+    }
+    faults
+}
+
 #[test]
 fn the_guide_lists_every_reason_code_seam_emits_and_no_other() {
     let source = codes_in_source();
-    let guide = codes_in_guide();
     assert!(source.len() > 40, "{source:?}");
+    assert_eq!(
+        disagreements(&source, &codes_in_guide()),
+        Vec::<String>::new()
+    );
+}
 
-    let missing: Vec<&String> = source.keys().filter(|c| !guide.contains_key(*c)).collect();
-    let invented: Vec<&String> = guide.keys().filter(|c| !source.contains_key(*c)).collect();
-    assert!(missing.is_empty(), "not in the guide: {missing:?}");
-    assert!(invented.is_empty(), "not in the source: {invented:?}");
+#[test]
+fn a_guide_missing_a_code_inventing_one_or_misstating_a_status_is_caught() {
+    let source = codes_in_source();
+    let good = codes_in_guide();
 
-    for (code, status) in &source {
-        if let Some(status) = status {
-            let cell = &guide[code];
-            assert!(cell.contains(&status.to_string()), "`{code}`: {cell} is not {status}");
-        }
+    let mut missing = good.clone();
+    missing.remove("untrusted_chain");
+    let mut invented = good.clone();
+    invented.insert("policy_denyed".into(), "7 / 403".into());
+    let mut wrong = good.clone();
+    wrong.insert("unknown_intent".into(), "7 / 403".into());
+
+    for guide in [missing, invented, wrong] {
+        assert_eq!(disagreements(&source, &guide).len(), 1);
     }
 }

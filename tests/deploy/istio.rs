@@ -305,8 +305,14 @@ fn every_istio_resource_uses_only_istio_fields() {
         "the certificate patch applies where the CUSTOM policy does"
     );
 
-    assert_eq!(provider.envoy_ext_authz_grpc.status_on_error.as_deref(), Some("503"));
-    assert_eq!(resources.destination_rules[0].spec.traffic_policy.tls.mode, "ISTIO_MUTUAL");
+    assert_eq!(
+        provider.envoy_ext_authz_grpc.status_on_error.as_deref(),
+        Some("503")
+    );
+    assert_eq!(
+        resources.destination_rules[0].spec.traffic_policy.tls.mode,
+        "ISTIO_MUTUAL"
+    );
 
     let patch = &resources.envoy_filters[0].spec.config_patches[0];
     assert_eq!(patch.apply_to, "HTTP_FILTER");
@@ -315,7 +321,10 @@ fn every_istio_resource_uses_only_istio_fields() {
     assert_eq!(filter.name, "envoy.filters.network.http_connection_manager");
     assert_eq!(filter.sub_filter.name, super::envoy::EXT_AUTHZ);
     assert_eq!(patch.patch.operation, "MERGE");
-    assert_eq!(patch.patch.value["typed_config"]["include_peer_certificate"], true);
+    assert_eq!(
+        patch.patch.value["typed_config"]["include_peer_certificate"],
+        true
+    );
 }
 
 #[test]
@@ -325,12 +334,20 @@ fn a_misspelt_istio_field_is_refused() {
     for (text, good, typo) in [
         (&mesh, "failOpen: false", "failopen: false"),
         // The HTTP provider's header list does not exist on the gRPC one.
-        (&mesh, "failOpen: false", "includeRequestHeadersInCheck: [x-seam-intent]"),
+        (
+            &mesh,
+            "failOpen: false",
+            "includeRequestHeadersInCheck: [x-seam-intent]",
+        ),
         (&mesh, "failOpen: false", "failOpen: true"),
         (&policies, "action: CUSTOM", "action: ALLOW"),
         (&policies, "matchLabels:", "matchLabel:"),
         (&policies, "subjectAltNames:", "subjectAltName:"),
-        (&policies, "include_peer_certificate: true", "include_peer_certificates: true"),
+        (
+            &policies,
+            "include_peer_certificate: true",
+            "include_peer_certificates: true",
+        ),
     ] {
         let broken = super::mutate(text, good, typo);
         let mut resources = Resources::default();

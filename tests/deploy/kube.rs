@@ -113,7 +113,10 @@ pub fn hardening_faults(deployment: &Value) -> Result<(), String> {
         return Err("the pod must run as non-root".into());
     }
 
-    let init = pod["initContainers"].as_array().cloned().unwrap_or_default();
+    let init = pod["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let all = pod["containers"].as_array().unwrap().iter().chain(&init);
     for c in all {
         let name = &c["name"];
@@ -130,12 +133,11 @@ pub fn hardening_faults(deployment: &Value) -> Result<(), String> {
     }
 
     let seam = container(deployment, "seam");
-    for (probe, path) in [
-        ("readinessProbe", "/readyz"),
-        ("livenessProbe", "/healthz"),
-    ] {
+    for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
         if seam[probe]["httpGet"]["path"] != path || seam[probe]["httpGet"]["port"] != "admin" {
-            return Err(format!("seam's {probe} must ask `{path}` on the admin port"));
+            return Err(format!(
+                "seam's {probe} must ask `{path}` on the admin port"
+            ));
         }
     }
     Ok(())
@@ -155,7 +157,10 @@ fn every_kubernetes_manifest_uses_only_kubernetes_fields() {
 
 #[test]
 fn seams_pods_are_hardened_and_probed() {
-    for file in ["deploy/k8s/sidecar/deployment.yaml", "deploy/k8s/shared/deployment.yaml"] {
+    for file in [
+        "deploy/k8s/sidecar/deployment.yaml",
+        "deploy/k8s/shared/deployment.yaml",
+    ] {
         let docs = super::yaml_file(file);
         let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
         hardening_faults(deployment).unwrap_or_else(|e| panic!("`{file}`: {e}"));
@@ -167,20 +172,28 @@ fn a_misspelt_or_misplaced_kubernetes_field_is_refused() {
     let text = super::read("deploy/k8s/sidecar/deployment.yaml");
     let deployment = |text: &str| {
         let docs = super::yaml_docs(text).unwrap();
-        docs.into_iter().find(|d| d["kind"] == "Deployment").unwrap()
+        docs.into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()
     };
     check(&deployment(&text)).unwrap();
 
     for (good, typo) in [
         ("readinessProbe:", "readynessProbe:"),
-        ("readOnlyRootFilesystem: true", "readOnlyRootFileSystem: true"),
+        (
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFileSystem: true",
+        ),
         ("driver: csi.spiffe.io", "drivr: csi.spiffe.io"),
         ("subPath: seam.toml", "subpath: seam.toml"),
         // A value of the wrong type.
         ("containerPort: 9901", "containerPort: admin"),
     ] {
         let broken = super::mutate(&text, good, typo);
-        assert!(check(&deployment(&broken)).is_err(), "`{typo}` was accepted");
+        assert!(
+            check(&deployment(&broken)).is_err(),
+            "`{typo}` was accepted"
+        );
     }
 
     let hardened = super::mutate(

@@ -77,7 +77,9 @@ struct Telemetry {
 fn parser_lacks(pending: &Pending) -> bool {
     match Config::parse(pending.probe, "probe", Path::new("/")) {
         Ok(_) => false,
-        Err(e) => e.to_string().contains(&format!("unknown field `{}`", pending.key)),
+        Err(e) => e
+            .to_string()
+            .contains(&format!("unknown field `{}`", pending.key)),
     }
 }
 
@@ -99,8 +101,7 @@ fn without_pending(text: &str) -> Result<(String, Vec<String>), String> {
     let mut taken = Vec::new();
 
     for pending in PENDING.iter().filter(|p| parser_lacks(p)) {
-        let Some(value) = table(&mut doc, pending.table).and_then(|t| t.remove(pending.key))
-        else {
+        let Some(value) = table(&mut doc, pending.table).and_then(|t| t.remove(pending.key)) else {
             continue;
         };
         check_pending(pending, value)?;
@@ -118,8 +119,14 @@ fn check_pending(pending: &Pending, value: toml::Value) -> Result<(), String> {
             if tls.listen.is_empty() || tls.allowed_clients.is_empty() {
                 return Err(format!("`{key}` needs listen and allowed_clients"));
             }
-            if let Some(bad) = tls.allowed_clients.iter().find(|c| !c.starts_with("spiffe://")) {
-                return Err(format!("`{key}.allowed_clients`: `{bad}` is not a SPIFFE ID"));
+            if let Some(bad) = tls
+                .allowed_clients
+                .iter()
+                .find(|c| !c.starts_with("spiffe://"))
+            {
+                return Err(format!(
+                    "`{key}.allowed_clients`: `{bad}` is not a SPIFFE ID"
+                ));
             }
         }
         "telemetry" => {
@@ -131,7 +138,9 @@ fn check_pending(pending: &Pending, value: toml::Value) -> Result<(), String> {
         "source" => {
             let source: String = value.try_into().map_err(shape)?;
             if !["workload_api", "files"].contains(&source.as_str()) {
-                return Err(format!("`{key}`: `{source}` is not `workload_api` or `files`"));
+                return Err(format!(
+                    "`{key}`: `{source}` is not `workload_api` or `files`"
+                ));
             }
         }
         "workload_api_socket" => {
