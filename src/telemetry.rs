@@ -110,16 +110,7 @@ pub fn init(config: &TelemetryConfig, instance: &str) -> Result<Telemetry, Telem
         log.boxed()
     };
 
-    // The exporter sees the Check span and nothing else: diagnostics stay
-    // on stderr, and the span is enabled only where it is exported.
-    let spans = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("seam"))
-            .with_location(false)
-            .with_threads(false)
-            .with_tracked_inactivity(false)
-            .with_filter(filter_fn(|meta| meta.name() == CHECK_SPAN))
-    });
+    let spans = provider.as_ref().map(span_layer);
 
     tracing_subscriber::registry()
         .with(log.with_filter(filter))
@@ -138,6 +129,21 @@ pub fn init(config: &TelemetryConfig, instance: &str) -> Result<Telemetry, Telem
         provider,
         _log: guard,
     })
+}
+
+/// The layer that turns `seam.check` spans into OpenTelemetry spans of
+/// `provider`. It sees that span and nothing else: diagnostics stay on
+/// stderr, and the span is enabled only where it is exported.
+fn span_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("seam"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_filter(filter_fn(|meta| meta.name() == CHECK_SPAN))
 }
 
 /// A tracer provider exporting to `endpoint` in batches, sampling new
@@ -161,7 +167,7 @@ fn provider(
         .with_service_name(config.service_name.clone())
         .with_attribute(KeyValue::new("service.instance.id", instance.to_string()))
         .build();
-    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(config.sample_ratio)));
+    let sampler = sampler(config.sample_ratio);
 
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
@@ -169,3 +175,12 @@ fn provider(
         .with_resource(resource)
         .build())
 }
+
+/// Keeps `ratio` of new traces; a trace the caller started is kept exactly
+/// when the caller sampled it.
+fn sampler(ratio: f64) -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+}
+
+#[cfg(test)]
+mod tests;

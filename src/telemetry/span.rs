@@ -89,7 +89,7 @@ fn incoming(request: &CheckRequest, traceparent: Option<&str>) -> Option<TraceCo
 }
 
 /// `parent` as a remote OpenTelemetry parent.
-fn remote(parent: &TraceContext) -> Option<Context> {
+pub(super) fn remote(parent: &TraceContext) -> Option<Context> {
     let trace_id = TraceId::from_hex(&parent.trace_id).ok()?;
     let span_id = SpanId::from_hex(&parent.parent_id).ok()?;
     let flags = if parent.sampled {
@@ -100,43 +100,4 @@ fn remote(parent: &TraceContext) -> Option<Context> {
 
     let ids = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
     Some(Context::new().with_remote_span_context(ids))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_traceparent_becomes_a_remote_sampled_parent() {
-        let parent = parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-            .and_then(|t| remote(&t))
-            .unwrap();
-        let ids = parent.span().span_context().clone();
-
-        assert!(ids.is_remote());
-        assert!(ids.is_sampled());
-        assert_eq!(
-            format!("{:032x}", ids.trace_id()),
-            "0af7651916cd43dd8448eb211c80319c"
-        );
-        assert_eq!(format!("{:016x}", ids.span_id()), "b7ad6b7169203331");
-    }
-
-    #[test]
-    fn an_unsampled_traceparent_stays_unsampled() {
-        let parent = parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
-            .and_then(|t| remote(&t))
-            .unwrap();
-
-        assert!(!parent.span().span_context().is_sampled());
-    }
-
-    #[test]
-    fn without_an_exporter_the_span_is_disabled_and_yields_no_trace_id() {
-        let span = check_span(&CheckRequest::default(), None);
-        let record = DecisionRecord::default();
-
-        assert!(span.is_disabled());
-        assert_eq!(close_check_span(&span, &record, Outcome::Ok), None);
-    }
 }
