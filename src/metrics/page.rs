@@ -47,7 +47,7 @@ fn decisions(page: &mut Exposition, metrics: &Metrics) {
 
     page.histogram(
         "seam_decision_duration_seconds",
-        "Time to answer one Check, from the request decoded to the response built.",
+        "Time to answer one Check, from the decoded request to the built response and queued record.",
         &metrics.latency().snapshot(),
     );
 }
