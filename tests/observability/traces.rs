@@ -245,3 +245,41 @@ async fn each_check_is_exported_as_a_child_of_the_callers_trace_with_its_records
 
     assert_eq!(records["d"]["trace_id"], "5c2f7a8e3b1d4e6f9a0b1c2d3e4f5a6b");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_is_away_never_holds_a_decision_up() {
+    // A port that was free a moment ago: nothing answers there.
+    let away = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = away.local_addr().unwrap().to_string();
+    drop(away);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("example.org");
+    let seam = Served::start(&config(dir.path(), &pki, &address));
+    let mut client = AuthorizationClient::connect(format!("http://{}", seam.address))
+        .await
+        .unwrap();
+
+    for i in 0..20 {
+        let check = request(&pki, &format!("r{i}"), "/v1/reports", None);
+        let asked = std::time::Instant::now();
+        let answer = client
+            .check(with_metadata(check, SAMPLED_IN_METADATA))
+            .await;
+        assert_eq!(outcome(&answer.unwrap().into_inner()), ALLOW);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+
+    // Shutdown gives up on the unreachable collector after its timeout.
+    let stopping = std::time::Instant::now();
+    seam.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(read_records(&dir.path().join("records.jsonl")).len(), 20);
+}
