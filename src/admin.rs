@@ -3,9 +3,7 @@
 //! and its reloads. Loopback by default; it serves no decision and accepts
 //! no change.
 
-use std::fmt::Write;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
@@ -90,88 +88,6 @@ async fn status(State(admin): State<Admin>) -> Response {
 }
 
 async fn metrics(State(admin): State<Admin>) -> Response {
-    let authorizer = &admin.authorizer;
-    let reloads = admin.reloader.status();
-    let stats = authorizer.stats();
-    let records = authorizer.recorder().stats();
-    let (hits, misses) = authorizer.identity_cache_stats();
-    let mut out = String::new();
-
-    let mut counter = |name: &str, help: &str, samples: &[(&str, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for (labels, value) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {value}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        }
-    };
-    counter(
-        "seam_decisions_total",
-        "Checks answered, by outcome in Envoy's words.",
-        &[
-            ("outcome=\"ok\"", stats.ok.load(Ordering::Relaxed)),
-            ("outcome=\"denied\"", stats.denied.load(Ordering::Relaxed)),
-            ("outcome=\"error\"", stats.error.load(Ordering::Relaxed)),
-        ],
-    );
-    counter(
-        "seam_identity_cache_total",
-        "Identity cache lookups.",
-        &[("result=\"hit\"", hits), ("result=\"miss\"", misses)],
-    );
-    counter(
-        "seam_records_total",
-        "Decision records, by fate.",
-        &[
-            (
-                "result=\"written\"",
-                records.written.load(Ordering::Relaxed),
-            ),
-            ("result=\"lost\"", records.lost.load(Ordering::Relaxed)),
-        ],
-    );
-    counter(
-        "seam_shadow_evaluations_total",
-        "Requests the shadow policy set also decided.",
-        &[("", stats.shadow_evaluations.load(Ordering::Relaxed))],
-    );
-    counter(
-        "seam_shadow_disagreements_total",
-        "Requests the shadow policy set decided differently from the live one.",
-        &[("", stats.shadow_disagreements.load(Ordering::Relaxed))],
-    );
-    counter(
-        "seam_record_sink_errors_total",
-        "Writes the record sink refused.",
-        &[("", records.sink_errors.load(Ordering::Relaxed))],
-    );
-    counter(
-        "seam_policy_reloads_total",
-        "Policy reloads after start, by result (a failed one leaves the live set in force).",
-        &[
-            ("result=\"ok\"", reloads.reloads_ok()),
-            ("result=\"failed\"", reloads.reloads_failed()),
-        ],
-    );
-
-    let live = authorizer.policies().snapshot();
-    let failing = u64::from(reloads.report().last_error.is_some());
-    let _ = writeln!(
-        out,
-        "# HELP seam_policy_set_policies Policies in the set in force.\n\
-         # TYPE seam_policy_set_policies gauge\n\
-         seam_policy_set_policies {}",
-        live.as_ref().map_or(0, |set| set.len())
-    );
-    let _ = writeln!(
-        out,
-        "# HELP seam_policy_reload_failing 1 while the last policy load was refused.\n\
-         # TYPE seam_policy_reload_failing gauge\n\
-         seam_policy_reload_failing {failing}"
-    );
-
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    let body = crate::metrics::render(&admin.authorizer, &admin.reloader);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }

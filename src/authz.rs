@@ -15,7 +15,7 @@ mod shadow;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime};
 
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
@@ -23,6 +23,7 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::{IdentityVerifier, Presented};
+use crate::metrics::{Metrics, Outcome};
 use crate::policy::{ChainFacts, CredentialFacts, Facts, PolicyStore};
 use crate::proto::DecisionRecord;
 use crate::record::Recorder;
@@ -35,15 +36,10 @@ use explain::Capture;
 pub use explain::Explanation;
 pub use outcome::{Denial, DenyKind, Upstream, Verdict};
 
-/// Counts of outcomes in Envoy's vocabulary.
+/// Counts of shadow evaluations (decisions themselves are counted in
+/// [`Metrics`]).
 #[derive(Debug, Default)]
 pub struct DecisionStats {
-    /// Allowed.
-    pub ok: AtomicU64,
-    /// Denied by policy, identity or input.
-    pub denied: AtomicU64,
-    /// Refused because seam could not decide.
-    pub error: AtomicU64,
     /// Requests the shadow policy set was evaluated for.
     pub shadow_evaluations: AtomicU64,
     /// Of those, how many the shadow set decided differently.
@@ -67,6 +63,7 @@ pub struct Authorizer {
     require_normalized_paths: bool,
     tokens: Tokens,
     stats: DecisionStats,
+    metrics: Metrics,
     shadow: PolicyStore,
     shadow_dir: Option<std::path::PathBuf>,
 }
@@ -99,6 +96,7 @@ impl Authorizer {
             require_normalized_paths: config.context.require_normalized_paths,
             tokens,
             stats: DecisionStats::default(),
+            metrics: Metrics::default(),
             shadow: PolicyStore::empty(),
             shadow_dir: config.policy.shadow_dir.clone(),
         };
@@ -134,9 +132,14 @@ impl Authorizer {
         self.identity.cache_stats()
     }
 
-    /// Outcome counters.
+    /// Shadow evaluation counters.
     pub fn stats(&self) -> &DecisionStats {
         &self.stats
+    }
+
+    /// Decision, latency and token counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The record stream this authorizer writes to.
@@ -153,6 +156,8 @@ impl Authorizer {
     /// gRPC call's metadata, when Envoy sent one.
     pub fn check(&self, request: &CheckRequest, traceparent: Option<&str>) -> CheckResponse {
         let started = Instant::now();
+        let span = crate::telemetry::span::check_span(request, traceparent);
+        let _entered = span.enter();
         let mut record = self.new_record();
 
         let (slot, verdict) = match self.recorder.reserve() {
@@ -165,9 +170,17 @@ impl Authorizer {
         };
 
         let response = self.finish(&verdict, &mut record, started);
+        // An exported span's trace id is the one the record carries, also
+        // when seam started the trace itself.
+        let traced = crate::telemetry::span::close_check_span(&span, &record, outcome(&verdict));
+        if let Some(trace_id) = traced {
+            record.trace_id = trace_id;
+        }
         if let Some(slot) = slot {
             slot.fill(record);
         }
+
+        self.metrics.observe_latency(started.elapsed());
         response
     }
 
@@ -367,6 +380,7 @@ impl Authorizer {
             parent: inbound.as_ref(),
         };
         let minted = self.tokens.mint(&grant).map_err(mint_denial)?;
+        self.metrics.count_minted(self.tokens.settings().algorithm);
         record.token = Some(crate::proto::MintedToken {
             txn: minted.txn.clone(),
             jti: minted.jti.clone(),
@@ -411,6 +425,7 @@ impl Authorizer {
                 return Err(Denial::new(DenyKind::Input, e.reason_code(), e.to_string()));
             }
             Err(e) => {
+                self.metrics.count_verified(Err("token_malformed"));
                 return Err(Denial::new(
                     DenyKind::Identity,
                     "token_malformed",
@@ -418,9 +433,12 @@ impl Authorizer {
                 ));
             }
         };
-        let inbound = self
+        let verified = self
             .tokens
-            .verify(&token, caller.trust_domain(), caller.as_str())
+            .verify(&token, caller.trust_domain(), caller.as_str());
+        self.metrics
+            .count_verified(verified.as_ref().map(|_| ()).map_err(|e| e.reason_code()));
+        let inbound = verified
             .map_err(|e| Denial::new(DenyKind::Identity, e.reason_code(), e.to_string()))?;
 
         record.inbound_token = Some(crate::proto::InboundToken {
@@ -442,20 +460,13 @@ impl Authorizer {
         started: Instant,
     ) -> CheckResponse {
         let (reason, status, http, detail) = match verdict {
-            Verdict::Allow(_) => {
-                self.stats.ok.fetch_add(1, Ordering::Relaxed);
-                ("allowed", tonic::Code::Ok, 0u32, String::new())
-            }
+            Verdict::Allow(_) => ("allowed", tonic::Code::Ok, 0u32, String::new()),
             Verdict::Deny(denial) => {
-                let counter = match denial.kind.stat() {
-                    "error" => &self.stats.error,
-                    _ => &self.stats.denied,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
                 let (grpc, http) = denial.kind.codes();
                 (denial.reason, grpc, http as u32, denial.detail.clone())
             }
         };
+        self.metrics.count_decision(outcome(verdict), reason);
 
         record.decision = match verdict {
             Verdict::Allow(_) => "allow",
@@ -480,6 +491,14 @@ impl Authorizer {
         let response = outcome::response(verdict, ids);
         log(verdict, record);
         response
+    }
+}
+
+/// How `verdict` counts in Envoy's words.
+fn outcome(verdict: &Verdict) -> Outcome {
+    match verdict {
+        Verdict::Allow(_) => Outcome::Ok,
+        Verdict::Deny(denial) => denial.kind.outcome(),
     }
 }
 

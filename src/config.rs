@@ -32,6 +32,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// The admin HTTP port.
     pub admin: AdminConfig,
+    /// Where the `seam.check` spans go, if anywhere.
+    pub telemetry: TelemetryConfig,
     /// The folder for development state (the development CA and keys).
     pub state_dir: PathBuf,
 }
@@ -68,6 +70,19 @@ pub struct TokenConfig {
 pub struct AdminConfig {
     /// Address to serve on; `None` disables the admin port.
     pub listen: Option<std::net::SocketAddr>,
+}
+
+/// OpenTelemetry trace export: one `seam.check` span per Check, sent in
+/// batches over OTLP/gRPC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    /// The OTLP/gRPC collector, `http://host:port`; `None` exports nothing.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of exported spans.
+    pub service_name: String,
+    /// Share of new traces kept, 0 to 1. A request that arrives with a
+    /// `traceparent` follows its caller's sampling decision instead.
+    pub sample_ratio: f64,
 }
 
 /// One address seam serves ext_authz on.

@@ -21,12 +21,14 @@ pub mod clock;
 pub mod config;
 pub mod dev;
 pub mod identity;
+pub mod metrics;
 pub mod policy;
 pub mod probe;
 pub mod record;
 pub mod request;
 pub mod sensitivity;
 pub mod server;
+pub mod telemetry;
 pub mod token;
 
 /// seam's own protobuf messages, compiled from `proto/` by `build.rs`.

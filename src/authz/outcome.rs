@@ -17,6 +17,8 @@ use envoy_types::pb::envoy::r#type::v3::{HttpStatus, StatusCode as HttpCode};
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 use envoy_types::pb::google::rpc::Status;
 
+use crate::metrics::Outcome;
+
 /// The header carrying the decision id upstream (on allow) and back to the
 /// caller (on deny).
 pub const DECISION_HEADER: &str = "x-seam-decision-id";
@@ -99,11 +101,12 @@ impl DenyKind {
         }
     }
 
-    /// The word Envoy's stats use for this outcome: `denied` or `error`.
-    pub fn stat(self) -> &'static str {
+    /// The outcome Envoy's stats would count: `denied`, or `error` when
+    /// seam itself could not decide.
+    pub fn outcome(self) -> Outcome {
         match self {
-            DenyKind::Policy | DenyKind::Identity | DenyKind::Input => "denied",
-            DenyKind::Fault => "error",
+            DenyKind::Policy | DenyKind::Identity | DenyKind::Input => Outcome::Denied,
+            DenyKind::Fault => Outcome::Error,
         }
     }
 }

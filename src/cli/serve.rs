@@ -1,16 +1,15 @@
-//! `seam serve`: load the configuration, then serve until SIGTERM or SIGINT.
+//! `seam serve`: load the configuration, install diagnostics and trace
+//! export, then serve until SIGTERM or SIGINT.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{EXIT_FAILURE, init_logging};
+use super::EXIT_FAILURE;
 use crate::config::Config;
 use crate::server::Server;
 
 /// Runs the server with the file at `config`, or the embedded default.
 pub(super) fn run(config: Option<&Path>) -> ExitCode {
-    let _log = init_logging();
-
     let config = match super::load_config(config) {
         Ok(config) => config,
         Err(code) => return code,
@@ -26,7 +25,23 @@ pub(super) fn run(config: Option<&Path>) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    runtime.block_on(serve(config))
+
+    // The span exporter connects on this runtime, so it is built inside it.
+    let telemetry = {
+        let _runtime = runtime.enter();
+        crate::telemetry::init(&config.telemetry, &config.records.instance)
+    };
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("seam: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+
+    let code = runtime.block_on(serve(config));
+    telemetry.shutdown();
+    code
 }
 
 async fn serve(config: Config) -> ExitCode {

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{
     AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, Listen, OnFull, PolicyConfig,
-    RecordConfig, RecordSinkConfig, ServerConfig, TokenConfig, TrustDomainConfig, invalid,
+    RecordConfig, RecordSinkConfig, ServerConfig, TelemetryConfig, TokenConfig, TrustDomainConfig,
+    invalid,
 };
 use crate::sensitivity::{Classifier, HostPattern, Levels, Rule};
 
@@ -27,6 +28,7 @@ pub struct ConfigFile {
     records: RecordsFile,
     tokens: TokensFile,
     admin: AdminFile,
+    telemetry: TelemetryFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +50,66 @@ struct TokensFile {
 #[serde(deny_unknown_fields, default)]
 struct AdminFile {
     listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct TelemetryFile {
+    otlp_endpoint: Option<String>,
+    service_name: String,
+    sample_ratio: f64,
+}
+
+impl Default for TelemetryFile {
+    fn default() -> Self {
+        TelemetryFile {
+            otlp_endpoint: None,
+            service_name: "seam".into(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+impl TelemetryFile {
+    fn validate(self) -> Result<TelemetryConfig, ConfigError> {
+        if let Some(endpoint) = &self.otlp_endpoint {
+            check_otlp_endpoint(endpoint)
+                .map_err(|m| invalid("telemetry.otlp_endpoint", format!("`{endpoint}` {m}")))?;
+        }
+        if self.service_name.trim().is_empty() {
+            return Err(invalid("telemetry.service_name", "must not be empty"));
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(invalid(
+                "telemetry.sample_ratio",
+                format!("`{}` is not between 0 and 1", self.sample_ratio),
+            ));
+        }
+        Ok(TelemetryConfig {
+            otlp_endpoint: self.otlp_endpoint,
+            service_name: self.service_name,
+            sample_ratio: self.sample_ratio,
+        })
+    }
+}
+
+/// An OTLP/gRPC endpoint must be `http://host:port`: seam is built without
+/// TLS for the exporter, so it sends to a collector on the same host or
+/// network (an agent sidecar), which forwards over TLS itself.
+fn check_otlp_endpoint(endpoint: &str) -> Result<(), &'static str> {
+    let uri: axum::http::Uri = endpoint.parse().map_err(|_| "is not a URL")?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err("uses `https`, which seam cannot export over; use `http`"),
+        _ => return Err("must start with `http://`"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("names no host");
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+        return Err("must name only a host and port, no path");
+    }
+    Ok(())
 }
 
 impl Default for TokensFile {
@@ -295,6 +357,7 @@ impl ConfigFile {
         let records = self.records.validate(&resolve)?;
         let tokens = self.tokens.validate(&resolve)?;
         let admin = self.admin.validate()?;
+        let telemetry = self.telemetry.validate()?;
         let policy = self.policy.validate(&resolve)?;
         let state_dir = resolve(self.state_dir.as_deref().unwrap_or(Path::new(".seam")));
 
@@ -306,6 +369,7 @@ impl ConfigFile {
             records,
             tokens,
             admin,
+            telemetry,
             state_dir,
         })
     }

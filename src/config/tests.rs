@@ -179,3 +179,66 @@ fn absurd_policy_watch_timings_are_refused_by_key() {
         assert!(err.to_string().contains(key), "{text}: {err}");
     }
 }
+
+#[test]
+fn without_a_telemetry_table_no_span_is_exported() {
+    let config = parse("").unwrap();
+    assert_eq!(
+        config.telemetry,
+        TelemetryConfig {
+            otlp_endpoint: None,
+            service_name: "seam".into(),
+            sample_ratio: 1.0,
+        }
+    );
+}
+
+#[test]
+fn the_telemetry_table_names_a_collector_a_service_and_a_ratio() {
+    let text = "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4317\"\n\
+                service_name = \"seam-edge\"\nsample_ratio = 0.25\n";
+    let config = parse(text).unwrap();
+    assert_eq!(
+        config.telemetry.otlp_endpoint.as_deref(),
+        Some("http://127.0.0.1:4317")
+    );
+    assert_eq!(config.telemetry.service_name, "seam-edge");
+    assert_eq!(config.telemetry.sample_ratio, 0.25);
+}
+
+#[test]
+fn unusable_telemetry_settings_are_refused_by_key() {
+    for (text, key, said) in [
+        (
+            "otlp_endpoint = \"127.0.0.1:4317\"",
+            "telemetry.otlp_endpoint",
+            "`127.0.0.1:4317`",
+        ),
+        (
+            "otlp_endpoint = \"https://collector:4317\"",
+            "telemetry.otlp_endpoint",
+            "https",
+        ),
+        (
+            "otlp_endpoint = \"http://collector:4317/v1/traces\"",
+            "telemetry.otlp_endpoint",
+            "no path",
+        ),
+        (
+            "otlp_endpoint = \"http:///\"",
+            "telemetry.otlp_endpoint",
+            "",
+        ),
+        ("service_name = \" \"", "telemetry.service_name", "empty"),
+        ("sample_ratio = 1.5", "telemetry.sample_ratio", "`1.5`"),
+        ("sample_ratio = -0.1", "telemetry.sample_ratio", "`-0.1`"),
+        ("sample_ratio = nan", "telemetry.sample_ratio", "`NaN`"),
+        ("endpoint = \"http://127.0.0.1:4317\"", "endpoint", ""),
+    ] {
+        let err = parse(&format!("[telemetry]\n{text}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{text}: {err}");
+        assert!(err.contains(said), "{text}: {err}");
+    }
+}

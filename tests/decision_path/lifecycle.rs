@@ -229,11 +229,11 @@ async fn the_admin_port_reports_health_readiness_and_counters() {
     let (status, metrics) = http_get(&seam.admin, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("seam_decisions_total{outcome=\"ok\"} 2"),
+        metrics.contains("seam_decisions_total{outcome=\"ok\",reason=\"allowed\"} 2"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("seam_decisions_total{outcome=\"denied\"} 1"),
+        metrics.contains("seam_decisions_total{outcome=\"denied\",reason=\"policy_denied\"} 1"),
         "{metrics}"
     );
     assert!(
