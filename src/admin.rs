@@ -65,6 +65,7 @@ async fn status(State(admin): State<Admin>) -> Response {
             .map(|live| live.loaded_at.clone())
     };
 
+    let head = admin.authorizer.recorder().stats().head();
     let body = serde_json::json!({
         "policy_set": policies.as_ref().map(|p| serde_json::json!({
             "version": p.version(),
@@ -83,6 +84,15 @@ async fn status(State(admin): State<Admin>) -> Response {
             "version": p.version(),
             "policies": p.len(),
         })),
+        // The record chain's head: `seam trail verify --head <seq>:<hash>`
+        // checks a trail against it, so the newest lines cannot be rewritten
+        // unnoticed once this has been seen elsewhere.
+        "records": {
+            "head": {
+                "seq": head.seq,
+                "hash": head.hash,
+            },
+        },
         "ready": admin.authorizer.not_ready().is_empty(),
         "not_ready": admin.authorizer.not_ready(),
     });
@@ -171,6 +181,14 @@ async fn metrics(State(admin): State<Admin>) -> Response {
         "# HELP seam_policy_reload_failing 1 while the last policy load was refused.\n\
          # TYPE seam_policy_reload_failing gauge\n\
          seam_policy_reload_failing {failing}"
+    );
+
+    let _ = writeln!(
+        out,
+        "# HELP seam_records_head_seq seq of the last record line written (its hash is on /status).\n\
+         # TYPE seam_records_head_seq gauge\n\
+         seam_records_head_seq {}",
+        records.head().seq
     );
 
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn a_line_missing_only_its_newline_continues_the_chain() {
         let first = format!(r#"{{"seq":1,"prev_hash":"{ZERO_HASH}"}}"#);
-        let second = format!(r#"{{"seq":2,"prev_hash":"{}"}}"#, line_hash(first.as_bytes()));
+        let second = format!(
+            r#"{{"seq":2,"prev_hash":"{}"}}"#,
+            line_hash(first.as_bytes())
+        );
         let tail = Tail {
             last_line: Some(first.clone().into_bytes()),
             fragment: second.clone().into_bytes(),

@@ -142,7 +142,7 @@ impl Redaction {
 
     fn is_redacted(&self, raw_name: &str) -> bool {
         let name = decode_name(raw_name);
-        self.query.iter().any(|q| *q == name)
+        self.query.contains(&name)
     }
 }
 

@@ -120,23 +120,26 @@ impl FileSink {
         self.owed
     }
 
-    /// Whether `pending` more bytes would take the active file past its
-    /// size limit, so it should be rotated first. A file holding nothing is
-    /// never rotated, whatever the size of its first line.
-    pub(crate) fn should_rotate(&self, pending: usize) -> bool {
-        self.max_file_bytes > 0
-            && self.len > 0
-            && self.len + pending as u64 > self.max_file_bytes
+    /// Whether a line of `line` bytes, after `waiting` bytes not yet
+    /// written, would take the active file past its size limit, so it
+    /// should be rotated first. A file holding nothing is never rotated,
+    /// whatever the size of its first line.
+    pub(crate) fn should_rotate(&self, waiting: usize, line: usize) -> bool {
+        let before = self.len + waiting as u64;
+        self.max_file_bytes > 0 && before > 0 && before + line as u64 > self.max_file_bytes
     }
 
     /// Appends `bytes` (whole lines) and syncs as the durability asks. On
     /// failure the file is cut back to its last whole line, so a later
     /// write never continues a partial one.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let result = self.file.write_all(bytes).and_then(|()| match self.durability {
-            Durability::Flush => Ok(()),
-            Durability::FsyncBatch | Durability::FsyncEach => self.file.sync_data(),
-        });
+        let result = self
+            .file
+            .write_all(bytes)
+            .and_then(|()| match self.durability {
+                Durability::Flush => Ok(()),
+                Durability::FsyncBatch | Durability::FsyncEach => self.file.sync_data(),
+            });
 
         match result {
             Ok(()) => {

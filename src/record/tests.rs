@@ -66,7 +66,8 @@ fn record(id: &str) -> DecisionRecord {
 async fn every_filled_slot_becomes_one_line_and_stop_flushes_them_all() {
     let memory = Memory::default();
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (recorder, writer) = Recorder::with_sink(&config(1024, OnFull::Deny), sink, Head::default());
+    let (recorder, writer) =
+        Recorder::with_sink(&config(1024, OnFull::Deny), sink, Head::default());
 
     for i in 0..500 {
         recorder
@@ -178,8 +179,7 @@ async fn an_unfilled_slot_counts_as_a_loss() {
 async fn every_line_links_to_the_one_before_and_gap_lines_are_links_too() {
     let memory = Memory::default();
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (recorder, writer) =
-        Recorder::with_sink(&config(1, OnFull::Drop), sink, Head::default());
+    let (recorder, writer) = Recorder::with_sink(&config(1, OnFull::Drop), sink, Head::default());
 
     let held = recorder.reserve().unwrap().unwrap();
     assert!(recorder.reserve().unwrap().is_none());
@@ -190,7 +190,11 @@ async fn every_line_links_to_the_one_before_and_gap_lines_are_links_too() {
         .unwrap();
 
     let bytes = memory.bytes.lock().unwrap().clone();
-    let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").unwrap().split(|&b| b == b'\n').collect();
+    let lines: Vec<&[u8]> = bytes
+        .strip_suffix(b"\n")
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .collect();
     assert_eq!(lines.len(), 2);
     let first: serde_json::Value = serde_json::from_slice(lines[0]).unwrap();
     let second: serde_json::Value = serde_json::from_slice(lines[1]).unwrap();

@@ -288,15 +288,10 @@ fn first_segment(bytes: &[u8]) -> Option<u64> {
 #[derive(Debug)]
 pub(crate) enum Line {
     /// A record line with its chain fields.
-    Chained {
-        fields: ChainFields,
-        hash: String,
-    },
+    Chained { fields: ChainFields, hash: String },
     /// Not a record line; `ends_file` when it is the file's last line and
     /// has no newline (a write cut short).
-    Broken {
-        ends_file: bool,
-    },
+    Broken { ends_file: bool },
 }
 
 /// A line and where it is.

@@ -43,7 +43,9 @@ impl Sink {
     /// chain.
     pub(crate) fn open(config: &RecordConfig) -> std::io::Result<(Sink, Head)> {
         match &config.sink {
-            RecordSinkConfig::Stdout => Ok((Sink::Stream(Box::new(std::io::stdout())), Head::default())),
+            RecordSinkConfig::Stdout => {
+                Ok((Sink::Stream(Box::new(std::io::stdout())), Head::default()))
+            }
             RecordSinkConfig::File(path) => {
                 let resumed = FileSink::open(path, config)?;
                 Ok((Sink::File(resumed.sink), resumed.head))
@@ -335,8 +337,10 @@ impl State {
         let Sink::File(file) = &self.sink else {
             return false;
         };
-        let waiting = self.rotate_after.is_some_and(|after| Instant::now() < after);
-        !waiting && file.should_rotate(self.buf.len() + self.line.len() + 1)
+        let waiting = self
+            .rotate_after
+            .is_some_and(|after| Instant::now() < after);
+        !waiting && file.should_rotate(self.buf.len(), self.line.len() + 1)
     }
 
     fn rotate(&mut self) {

@@ -14,13 +14,7 @@ const MIN_FILE_BYTES: u64 = 1024;
 
 /// Query parameters and headers masked when the operator names none: the
 /// usual carriers of credentials.
-const DEFAULT_REDACT_QUERY: [&str; 5] = [
-    "access_token",
-    "api_key",
-    "apikey",
-    "token",
-    "sig",
-];
+const DEFAULT_REDACT_QUERY: [&str; 5] = ["access_token", "api_key", "apikey", "token", "sig"];
 const DEFAULT_REDACT_HEADERS: [&str; 5] = [
     "authorization",
     "cookie",

@@ -123,7 +123,10 @@ fn a_named_header_is_masked_in_its_field_and_in_the_detail_quoting_it() {
     redaction().apply(&mut record);
     assert_eq!(record.request_id, "REDACTED");
     assert_eq!(record.context.unwrap().intent, "REDACTED");
-    assert_eq!(record.detail, "intent `REDACTED` is not a configured intent");
+    assert_eq!(
+        record.detail,
+        "intent `REDACTED` is not a configured intent"
+    );
 
     let mut ambiguous = DecisionRecord {
         detail: "header `x-seam-intent` holds several values `read,delete` where one is expected"

@@ -10,9 +10,7 @@
 use std::collections::HashMap;
 
 use super::super::chain::ZERO_HASH;
-use super::{
-    Anchor, ChainSummary, Finding, FindingKind, Input, Line, Located, Report, Status,
-};
+use super::{Anchor, ChainSummary, Finding, FindingKind, Input, Line, Located, Report, Status};
 
 /// A chained line, by index into the located lines.
 struct Entry<'a> {
@@ -158,7 +156,10 @@ fn in_seq_order(chain: &[Entry<'_>], findings: &mut Findings<'_>) {
             findings.add(
                 FindingKind::Duplicated,
                 entry.at,
-                format!("seq {} appears a second time (first at {before_place})", entry.seq),
+                format!(
+                    "seq {} appears a second time (first at {before_place})",
+                    entry.seq
+                ),
             );
         } else if entry.seq == before.seq + 1 {
             if entry.prev_hash != before.hash {
@@ -206,7 +207,10 @@ fn gap(before: &Entry<'_>, entry: &Entry<'_>, findings: &mut Findings<'_>) {
         findings.add(
             FindingKind::MissingFile,
             entry.at,
-            format!("rotated file missing before this file: {} ({absent})", names.join(", ")),
+            format!(
+                "rotated file missing before this file: {} ({absent})",
+                names.join(", ")
+            ),
         );
         return;
     }
@@ -317,7 +321,8 @@ fn segment_names(inputs: &[Input], lines: &[Located], findings: &mut Findings<'_
             continue;
         };
         let named = super::split_rotated(&inputs[at.file].name).map(|(_, n)| n);
-        if let (Some(named), Some(own)) = (named, fields.segment.filter(|_| fields.kind == "segment"))
+        if let (Some(named), Some(own)) =
+            (named, fields.segment.filter(|_| fields.kind == "segment"))
             && named != own
         {
             findings.add(
@@ -337,9 +342,7 @@ fn check_anchors(chains: &[Vec<Entry<'_>>], anchors: &[Anchor], findings: &mut F
             continue;
         }
 
-        let at_seq = anchor
-            .seq
-            .and_then(|seq| all().find(|e| e.seq == seq));
+        let at_seq = anchor.seq.and_then(|seq| all().find(|e| e.seq == seq));
         match at_seq {
             Some(entry) => findings.add(
                 FindingKind::HeadMismatch,

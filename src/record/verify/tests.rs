@@ -91,7 +91,8 @@ fn a_replayed_line_is_a_duplicate() {
 fn a_truncated_last_line_is_incomplete_not_tampered() {
     let lines = chain("a", 5, start());
     let mut file = input("r.jsonl", &lines);
-    file.bytes.extend_from_slice(br#"{"kind":"decision","seq":6,"prev"#);
+    file.bytes
+        .extend_from_slice(br#"{"kind":"decision","seq":6,"prev"#);
     let report = verify(&[file], &[]);
     assert_eq!(report.status, Status::Incomplete);
     assert_eq!(kinds(&report), vec![(FindingKind::Truncated, 6)]);
@@ -127,7 +128,11 @@ fn a_missing_rotated_file_is_named() {
 fn each_instance_is_its_own_chain_even_interleaved() {
     let a = chain("a", 4, start());
     let b = chain("b", 4, start());
-    let mixed: Vec<String> = a.iter().zip(&b).flat_map(|(x, y)| [x.clone(), y.clone()]).collect();
+    let mixed: Vec<String> = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(x, y)| [x.clone(), y.clone()])
+        .collect();
     let report = verify(&[input("all.jsonl", &mixed)], &[]);
     assert_eq!(report.status, Status::Intact, "{:?}", report.findings);
     assert_eq!(report.chains.len(), 2);
