@@ -63,6 +63,7 @@ async fn status(State(admin): State<Admin>) -> Response {
             .map(|live| live.loaded_at.clone())
     };
 
+    let head = admin.authorizer.recorder().stats().head();
     let body = serde_json::json!({
         "policy_set": policies.as_ref().map(|p| serde_json::json!({
             "version": p.version(),
@@ -81,6 +82,15 @@ async fn status(State(admin): State<Admin>) -> Response {
             "version": p.version(),
             "policies": p.len(),
         })),
+        // The record chain's head: `seam trail verify --head <seq>:<hash>`
+        // checks a trail against it, so the newest lines cannot be rewritten
+        // unnoticed once this has been seen elsewhere.
+        "records": {
+            "head": {
+                "seq": head.seq,
+                "hash": head.hash,
+            },
+        },
         "ready": admin.authorizer.not_ready().is_empty(),
         "not_ready": admin.authorizer.not_ready(),
     });

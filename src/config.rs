@@ -188,6 +188,26 @@ pub enum RecordSinkConfig {
     File(PathBuf),
 }
 
+/// How hard the writer works to get records onto disk before writing more.
+///
+/// Decisions are answered before their records are written (the queue sits
+/// between them), so no mode makes an answered decision's record durable at
+/// the moment of the answer; the modes differ in what a crash can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Each batch is handed to the operating system: a crash of seam loses
+    /// only records still queued; a crash of the host loses what the kernel
+    /// had not yet written back (seconds of records).
+    Flush,
+    /// Each batch is also synced to disk (`fdatasync`): a crash of the host
+    /// loses at most the batch being written and the queue.
+    FsyncBatch,
+    /// Every line is synced before the next is written: a crash of the host
+    /// loses at most one line and the queue. Throughput is bound by the
+    /// disk's sync latency, so the queue fills sooner.
+    FsyncEach,
+}
+
 /// Decision record settings.
 #[derive(Debug, Clone)]
 pub struct RecordConfig {
@@ -199,6 +219,19 @@ pub struct RecordConfig {
     pub on_full: OnFull,
     /// Name of this instance, written into each record.
     pub instance: String,
+    /// What a crash can take from a file sink.
+    pub durability: Durability,
+    /// Rotate the file sink before it would grow past this many bytes; 0
+    /// never rotates.
+    pub max_file_bytes: u64,
+    /// Rotated files kept (the oldest are deleted); 0 keeps all.
+    pub max_files: usize,
+    /// Query parameter names whose values are replaced by `REDACTED` in the
+    /// recorded request (exact match after percent-decoding).
+    pub redact_query: Vec<String>,
+    /// Header names (lowercase) whose values are replaced by `REDACTED`
+    /// wherever a record carries them.
+    pub redact_headers: Vec<String>,
 }
 
 /// A configuration that cannot be used, naming the key at fault.

@@ -7,18 +7,29 @@
 //! (no decision without a record) or decide and count the loss. Losses are
 //! written as a `gap` line as soon as writing works again.
 //!
+//! Every line is chained to the one before it ([`chain`]) so that editing,
+//! removing or reordering lines is evident to [`verify`]; a file sink
+//! rotates and continues the chain across files and restarts. Values that
+//! may carry secrets are masked before a line is written ([`Redaction`]).
+//!
 //! Diagnostics never go here: they are `tracing` events on stderr.
 
+pub mod chain;
+mod redact;
+mod rotate;
+pub mod verify;
 mod writer;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::config::{OnFull, RecordConfig};
 use crate::proto::DecisionRecord;
 
+pub use chain::Head;
+pub use redact::{REDACTED, Redaction};
 pub use writer::RecordWriter;
 
 /// Counters of what happened to records, for metrics and tests.
@@ -32,6 +43,20 @@ pub struct RecordStats {
     pub sink_errors: AtomicU64,
     /// Lost records not yet reported by a gap line.
     pub(crate) unreported: AtomicU64,
+    /// The last line the sink accepted: the anchor to compare a trail with.
+    pub(crate) head: Mutex<Head>,
+}
+
+impl RecordStats {
+    /// The chain's head: `seq` and hash of the last line written. Publish
+    /// it (the admin port's `/status` and metrics do) so the newest lines
+    /// can be checked with `seam trail verify --head`.
+    pub fn head(&self) -> Head {
+        match self.head.lock() {
+            Ok(head) => head.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 /// Message from decisions to the writer.
@@ -83,24 +108,32 @@ impl Unavailable {
 }
 
 impl Recorder {
-    /// Opens the sink named in `config` and starts the writer thread.
+    /// Opens the sink named in `config` (continuing the chain of a file
+    /// that already holds records) and starts the writer thread.
     pub fn start(config: &RecordConfig) -> std::io::Result<(Recorder, RecordWriter)> {
-        let sink = writer::Sink::open(&config.sink)?;
-        Ok(Self::with_sink(config, sink))
+        let (sink, head) = writer::Sink::open(config)?;
+        Ok(Self::with_sink(config, sink, head))
     }
 
-    fn with_sink(config: &RecordConfig, sink: writer::Sink) -> (Recorder, RecordWriter) {
+    fn with_sink(
+        config: &RecordConfig,
+        sink: writer::Sink,
+        head: Head,
+    ) -> (Recorder, RecordWriter) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let stats = Arc::new(RecordStats::default());
         let sink_healthy = Arc::new(AtomicBool::new(true));
 
-        let writer = RecordWriter::spawn(
-            rx,
+        let parts = writer::Parts {
             sink,
-            stats.clone(),
-            sink_healthy.clone(),
-            config.instance.clone(),
-        );
+            head,
+            stats: stats.clone(),
+            healthy: sink_healthy.clone(),
+            instance: config.instance.clone(),
+            redaction: Redaction::new(&config.redact_query, &config.redact_headers),
+            durability: config.durability,
+        };
+        let writer = RecordWriter::spawn(rx, parts);
         let recorder = Recorder {
             tx,
             on_full: config.on_full,

@@ -10,11 +10,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, Listen, OnFull, PolicyConfig,
-    RecordConfig, RecordSinkConfig, ServerConfig, TelemetryConfig, TokenConfig, TrustDomainConfig,
-    invalid,
+    AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, Listen, PolicyConfig,
+    ServerConfig, TelemetryConfig, TokenConfig, TrustDomainConfig, invalid,
 };
 use crate::sensitivity::{Classifier, HostPattern, Levels, Rule};
+
+mod records;
+
+use records::RecordsFile;
 
 /// The top level of `seam.toml`.
 #[derive(Debug, Deserialize, Default)]
@@ -262,16 +265,6 @@ struct RuleFile {
     sensitivity: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RecordsFile {
-    sink: String,
-    path: Option<PathBuf>,
-    queue_capacity: usize,
-    on_full: String,
-    instance: Option<String>,
-}
-
 fn root_path() -> String {
     "/".into()
 }
@@ -324,18 +317,6 @@ impl Default for ContextFile {
             default_sensitivity: None,
             classify: Vec::new(),
             require_normalized_paths: true,
-        }
-    }
-}
-
-impl Default for RecordsFile {
-    fn default() -> Self {
-        RecordsFile {
-            sink: "stdout".into(),
-            path: None,
-            queue_capacity: 65_536,
-            on_full: "deny".into(),
-            instance: None,
         }
     }
 }
@@ -607,55 +588,6 @@ impl ContextFile {
             intents: self.intents,
             classifier: Classifier::new(levels.clone(), rules),
             levels,
-        })
-    }
-}
-
-impl RecordsFile {
-    fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<RecordConfig, ConfigError> {
-        let sink = match (self.sink.as_str(), self.path) {
-            ("stdout", None) => RecordSinkConfig::Stdout,
-            ("stdout", Some(_)) => {
-                return Err(invalid("records.path", "only used with `sink = \"file\"`"));
-            }
-            ("file", Some(path)) => RecordSinkConfig::File(resolve(&path)),
-            ("file", None) => {
-                return Err(invalid("records.path", "required with `sink = \"file\"`"));
-            }
-            (other, _) => {
-                return Err(invalid(
-                    "records.sink",
-                    format!("`{other}` is not one of `stdout`, `file`"),
-                ));
-            }
-        };
-
-        let on_full = match self.on_full.as_str() {
-            "deny" => OnFull::Deny,
-            "drop" => OnFull::Drop,
-            other => {
-                return Err(invalid(
-                    "records.on_full",
-                    format!("`{other}` is not one of `deny`, `drop`"),
-                ));
-            }
-        };
-        if self.queue_capacity == 0 || self.queue_capacity > 1 << 20 {
-            return Err(invalid(
-                "records.queue_capacity",
-                "must be between 1 and 1048576",
-            ));
-        }
-
-        let instance = self
-            .instance
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "seam".into());
-        Ok(RecordConfig {
-            sink,
-            queue_capacity: self.queue_capacity,
-            on_full,
-            instance,
         })
     }
 }

@@ -242,3 +242,65 @@ fn unusable_telemetry_settings_are_refused_by_key() {
         assert!(err.contains(said), "{text}: {err}");
     }
 }
+
+#[test]
+fn records_default_to_flush_no_rotation_and_masking_common_credentials() {
+    let records = parse("").unwrap().records;
+    assert_eq!(records.durability, Durability::Flush);
+    assert_eq!(records.max_file_bytes, 0);
+    assert_eq!(records.max_files, 0);
+    assert!(records.redact_query.contains(&"token".to_string()));
+    assert!(
+        records
+            .redact_headers
+            .contains(&"authorization".to_string())
+    );
+}
+
+#[test]
+fn records_durability_and_rotation_are_read_for_a_file_sink() {
+    let text = "[records]\nsink = \"file\"\npath = \"log/decisions.jsonl\"\n\
+                durability = \"fsync_each\"\nmax_file_bytes = 1048576\nmax_files = 7\n\
+                redact_query = [\"sig\"]\nredact_headers = [\"X-Api-Key\"]\n";
+    let records = parse(text).unwrap().records;
+    assert_eq!(
+        records.sink,
+        RecordSinkConfig::File("/etc/seam/log/decisions.jsonl".into())
+    );
+    assert_eq!(records.durability, Durability::FsyncEach);
+    assert_eq!(records.max_file_bytes, 1_048_576);
+    assert_eq!(records.max_files, 7);
+    assert_eq!(records.redact_query, ["sig"]);
+    assert_eq!(records.redact_headers, ["x-api-key"]);
+}
+
+#[test]
+fn records_settings_that_cannot_work_are_refused_with_their_key() {
+    let cases = [
+        ("durability = \"fsync\"\n", "records.durability"),
+        ("durability = \"fsync_batch\"\n", "records.durability"),
+        ("max_file_bytes = 4096\n", "records.max_file_bytes"),
+        ("max_files = 3\n", "records.max_files"),
+        ("redact_query = [\"\"]\n", "records.redact_query"),
+    ];
+    for (line, key) in cases {
+        let err = parse(&format!("[records]\n{line}")).unwrap_err();
+        assert!(err.to_string().contains(key), "{line}: {err}");
+    }
+
+    let file = "[records]\nsink = \"file\"\n";
+    let small = format!("{file}path = \"d.jsonl\"\nmax_file_bytes = 100\n");
+    assert!(
+        parse(&small)
+            .unwrap_err()
+            .to_string()
+            .contains("records.max_file_bytes")
+    );
+    let not_jsonl = format!("{file}path = \"d.log\"\nmax_file_bytes = 4096\n");
+    assert!(
+        parse(&not_jsonl)
+            .unwrap_err()
+            .to_string()
+            .contains("records.path")
+    );
+}

@@ -153,6 +153,14 @@ fn records(page: &mut Exposition, authorizer: &Authorizer) {
     const ERRORS: &str = "seam_record_sink_errors_total";
     page.family(ERRORS, Kind::Counter, "Writes the record sink refused.");
     page.sample(ERRORS, &[], stats.sink_errors.load(Ordering::Relaxed));
+
+    const HEAD: &str = "seam_records_head_seq";
+    page.family(
+        HEAD,
+        Kind::Gauge,
+        "seq of the last record line written; its hash is on /status as records.head.",
+    );
+    page.sample(HEAD, &[], stats.head().seq);
 }
 
 fn shadow(page: &mut Exposition, authorizer: &Authorizer) {

@@ -46,6 +46,11 @@ fn config(capacity: usize, on_full: OnFull) -> RecordConfig {
         queue_capacity: capacity,
         on_full,
         instance: "test".into(),
+        durability: crate::config::Durability::Flush,
+        max_file_bytes: 0,
+        max_files: 0,
+        redact_query: Vec::new(),
+        redact_headers: Vec::new(),
     }
 }
 
@@ -61,7 +66,8 @@ fn record(id: &str) -> DecisionRecord {
 async fn every_filled_slot_becomes_one_line_and_stop_flushes_them_all() {
     let memory = Memory::default();
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (recorder, writer) = Recorder::with_sink(&config(1024, OnFull::Deny), sink);
+    let (recorder, writer) =
+        Recorder::with_sink(&config(1024, OnFull::Deny), sink, Head::default());
 
     for i in 0..500 {
         recorder
@@ -86,14 +92,14 @@ async fn every_filled_slot_becomes_one_line_and_stop_flushes_them_all() {
 async fn a_full_queue_refuses_under_deny_and_counts_under_drop() {
     let memory = Memory::default();
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (deny, _w) = Recorder::with_sink(&config(1, OnFull::Deny), sink);
+    let (deny, _w) = Recorder::with_sink(&config(1, OnFull::Deny), sink, Head::default());
     let held = deny.reserve().unwrap().unwrap();
     assert_eq!(deny.reserve().unwrap_err(), Unavailable::QueueFull);
     assert_eq!(deny.stats().lost.load(Ordering::SeqCst), 1);
     drop(held);
 
     let sink = writer::Sink::from_writer(Box::new(Memory::default()));
-    let (lossy, _w) = Recorder::with_sink(&config(1, OnFull::Drop), sink);
+    let (lossy, _w) = Recorder::with_sink(&config(1, OnFull::Drop), sink, Head::default());
     let _held = lossy.reserve().unwrap().unwrap();
     assert!(lossy.reserve().unwrap().is_none());
     assert_eq!(lossy.stats().lost.load(Ordering::SeqCst), 1);
@@ -103,7 +109,7 @@ async fn a_full_queue_refuses_under_deny_and_counts_under_drop() {
 async fn losses_are_reported_by_a_gap_line_once_writing_works_again() {
     let memory = Memory::default();
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (recorder, writer) = Recorder::with_sink(&config(1, OnFull::Drop), sink);
+    let (recorder, writer) = Recorder::with_sink(&config(1, OnFull::Drop), sink, Head::default());
 
     let held = recorder.reserve().unwrap().unwrap();
     assert!(recorder.reserve().unwrap().is_none());
@@ -126,7 +132,7 @@ async fn a_failing_sink_is_noticed_refused_and_recovered_from() {
     let memory = Memory::default();
     memory.failing.store(true, Ordering::SeqCst);
     let sink = writer::Sink::from_writer(Box::new(memory.clone()));
-    let (recorder, writer) = Recorder::with_sink(&config(16, OnFull::Deny), sink);
+    let (recorder, writer) = Recorder::with_sink(&config(16, OnFull::Deny), sink, Head::default());
 
     recorder.reserve().unwrap().unwrap().fill(record("lost"));
     let mut refused = None;
@@ -164,7 +170,39 @@ async fn a_failing_sink_is_noticed_refused_and_recovered_from() {
 #[tokio::test]
 async fn an_unfilled_slot_counts_as_a_loss() {
     let sink = writer::Sink::from_writer(Box::new(Memory::default()));
-    let (recorder, _w) = Recorder::with_sink(&config(4, OnFull::Deny), sink);
+    let (recorder, _w) = Recorder::with_sink(&config(4, OnFull::Deny), sink, Head::default());
     drop(recorder.reserve().unwrap());
     assert_eq!(recorder.stats().lost.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn every_line_links_to_the_one_before_and_gap_lines_are_links_too() {
+    let memory = Memory::default();
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let (recorder, writer) = Recorder::with_sink(&config(1, OnFull::Drop), sink, Head::default());
+
+    let held = recorder.reserve().unwrap().unwrap();
+    assert!(recorder.reserve().unwrap().is_none());
+    held.fill(record("a"));
+    recorder.stop().await;
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    let bytes = memory.bytes.lock().unwrap().clone();
+    let lines: Vec<&[u8]> = bytes
+        .strip_suffix(b"\n")
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first: serde_json::Value = serde_json::from_slice(lines[0]).unwrap();
+    let second: serde_json::Value = serde_json::from_slice(lines[1]).unwrap();
+    assert_eq!(first["kind"], "gap");
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["prev_hash"], chain::ZERO_HASH);
+    assert_eq!(second["seq"], 2);
+    assert_eq!(second["prev_hash"], chain::line_hash(lines[0]));
+    assert_eq!(recorder.stats().head().hash, chain::line_hash(lines[1]));
+    assert_eq!(recorder.stats().head().seq, 2);
 }
