@@ -27,6 +27,7 @@ pub mod record;
 pub mod request;
 pub mod sensitivity;
 pub mod server;
+pub mod tls;
 pub mod token;
 
 /// seam's own protobuf messages, compiled from `proto/` by `build.rs`.

@@ -26,7 +26,7 @@ use std::time::SystemTime;
 
 use super::bundle::TrustSet;
 
-pub use files::{FileSources, FilesReloader, SvidSource};
+pub use files::{FileSources, FilesReloader, SvidSource, dev_server_id};
 pub use watch::run as watch_files;
 pub use status::{MaterialFault, MaterialStatus, SvidStatus};
 pub use svid::{OwnSvid, SvidError};

@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{Material, MaterialStore, OwnSvid, Part, SvidError, shown};
-use crate::dev::DevCa;
+use crate::config::Config;
+use crate::dev::{DevCa, DevError};
 use crate::identity::bundle::{IntermediatePool, TrustBundles, TrustSet, read_file};
 use crate::identity::error::BundleError;
 
@@ -59,6 +60,52 @@ pub struct FileSources {
     pub trust_domains: Vec<(String, PathBuf)>,
     /// PEM files of intermediate CAs.
     pub intermediates: Vec<PathBuf>,
+}
+
+impl FileSources {
+    /// The files `config` names. In development mode (no trust domain
+    /// configured) the bundle is the development CA's, created if needed,
+    /// and when mTLS is served without SVID files seam's SVID is minted
+    /// from that CA as [`dev_server_id`].
+    pub fn from_config(config: &Config) -> Result<FileSources, DevError> {
+        let identity = &config.identity;
+        let development = identity.trust_domains.is_empty();
+
+        let trust_domains = if development {
+            let ca = DevCa::load_or_create(&config.state_dir, &identity.dev_trust_domain)?;
+            vec![(ca.trust_domain().to_owned(), ca.bundle_path())]
+        } else {
+            identity
+                .trust_domains
+                .iter()
+                .map(|t| (t.name.clone(), t.bundle.clone()))
+                .collect()
+        };
+
+        let svid = match (&identity.svid_cert, &identity.svid_key) {
+            (Some(cert), Some(key)) => SvidSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ if development && config.server.tls.is_some() => SvidSource::DevCa {
+                state_dir: config.state_dir.clone(),
+                spiffe_id: dev_server_id(&identity.dev_trust_domain),
+            },
+            _ => SvidSource::None,
+        };
+
+        Ok(FileSources {
+            svid,
+            trust_domains,
+            intermediates: identity.intermediates.clone(),
+        })
+    }
+}
+
+/// seam's own SPIFFE ID in development mode, minted from the development
+/// CA of `trust_domain`.
+pub fn dev_server_id(trust_domain: &str) -> String {
+    format!("spiffe://{trust_domain}/ns/seam/sa/seam")
 }
 
 /// Reads [`FileSources`] into one [`MaterialStore`], one read at a time.
