@@ -216,12 +216,8 @@ impl IdentityVerifier {
                 hit
             }
             None => {
-                let identity = Arc::new(self.verify_uncached(
-                    &generation.trust,
-                    field,
-                    forwarded,
-                    now,
-                )?);
+                let identity =
+                    Arc::new(self.verify_uncached(&generation.trust, field, forwarded, now)?);
                 generation
                     .cache
                     .insert(key, Arc::clone(&identity), self.cache_ttl(&identity, now));
@@ -300,7 +296,10 @@ impl IdentityVerifier {
     fn current(&self) -> Arc<Generation> {
         let trust = self.material.borrow().trust.clone();
         {
-            let generation = self.generation.read().unwrap_or_else(PoisonError::into_inner);
+            let generation = self
+                .generation
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
             if Arc::ptr_eq(&generation.trust, &trust) {
                 return Arc::clone(&generation);
             }

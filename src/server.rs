@@ -108,12 +108,9 @@ impl Server {
     pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
         let material = material_reloader(&config)?;
         let options = verifier_options(&config);
-        let identity = IdentityVerifier::live(
-            material.store().subscribe(),
-            options.clone(),
-            clock.clone(),
-        )
-        .map_err(|e| StartError::Trust(e.to_string()))?;
+        let identity =
+            IdentityVerifier::live(material.store().subscribe(), options.clone(), clock.clone())
+                .map_err(|e| StartError::Trust(e.to_string()))?;
         let tls = tls_config(&config, material.store(), options, clock.clone())?;
         let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
 
@@ -654,8 +651,7 @@ fn material_reloader(config: &Config) -> Result<Arc<FilesReloader>, StartError> 
         ));
     }
 
-    let sources =
-        FileSources::from_config(config).map_err(|e| StartError::DevCa(e.to_string()))?;
+    let sources = FileSources::from_config(config).map_err(|e| StartError::DevCa(e.to_string()))?;
     if id.trust_domains.is_empty() {
         let (trust_domain, bundle) = sources
             .trust_domains

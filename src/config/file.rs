@@ -406,7 +406,10 @@ impl ServerFile {
 impl TlsFile {
     fn validate(self, plaintext: &[Listen]) -> Result<TlsConfig, ConfigError> {
         if self.listen.is_empty() {
-            return Err(invalid("server.tls.listen", "at least one address is required"));
+            return Err(invalid(
+                "server.tls.listen",
+                "at least one address is required",
+            ));
         }
         let mut listen = Vec::new();
         for address in &self.listen {

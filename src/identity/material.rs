@@ -27,9 +27,9 @@ use std::time::SystemTime;
 use super::bundle::TrustSet;
 
 pub use files::{FileSources, FilesReloader, SvidSource, dev_server_id};
-pub use watch::run as watch_files;
 pub use status::{MaterialFault, MaterialStatus, SvidStatus};
 pub use svid::{OwnSvid, SvidError};
+pub use watch::run as watch_files;
 
 /// One consistent view of the identity material.
 #[derive(Debug, Clone)]
@@ -114,7 +114,8 @@ impl MaterialStore {
         self.current.send_modify(|material| {
             *material = Arc::new(Material::new(trust, material.svid.clone()));
         });
-        self.lock().loaded(Part::Trust, &self.current(), SystemTime::now());
+        self.lock()
+            .loaded(Part::Trust, &self.current(), SystemTime::now());
         Ok(())
     }
 
@@ -125,7 +126,8 @@ impl MaterialStore {
         self.current.send_modify(|material| {
             *material = Arc::new(Material::new(material.trust.clone(), Some(svid)));
         });
-        self.lock().loaded(Part::Svid, &self.current(), SystemTime::now());
+        self.lock()
+            .loaded(Part::Svid, &self.current(), SystemTime::now());
     }
 
     /// Records that a source could not load `part` from `path` (empty when

@@ -74,6 +74,9 @@ mod tests {
         let b = id("spiffe://example.org/a");
         let list = AllowList::new([&a, &b, &a]).unwrap();
         let ids: Vec<&str> = list.ids().collect();
-        assert_eq!(ids, vec!["spiffe://example.org/a", "spiffe://example.org/b"]);
+        assert_eq!(
+            ids,
+            vec!["spiffe://example.org/a", "spiffe://example.org/b"]
+        );
     }
 }

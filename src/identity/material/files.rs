@@ -260,7 +260,12 @@ impl FilesReloader {
 /// with the digest of the bytes read.
 fn read_trust(sources: &FileSources) -> Result<(TrustSet, [u8; 32]), Refusal> {
     let (bundles, intermediates) = read_trust_files(sources)?;
-    let digest = digest_of(bundles.iter().chain(&intermediates).map(|(_, b)| b.as_slice()));
+    let digest = digest_of(
+        bundles
+            .iter()
+            .chain(&intermediates)
+            .map(|(_, b)| b.as_slice()),
+    );
 
     let named: Vec<(&str, &str, &[u8])> = sources
         .trust_domains
@@ -287,7 +292,10 @@ fn read_trust(sources: &FileSources) -> Result<(TrustSet, [u8; 32]), Refusal> {
 fn trust_digest(sources: &FileSources) -> Result<[u8; 32], Refusal> {
     let (bundles, intermediates) = read_trust_files(sources)?;
     Ok(digest_of(
-        bundles.iter().chain(&intermediates).map(|(_, b)| b.as_slice()),
+        bundles
+            .iter()
+            .chain(&intermediates)
+            .map(|(_, b)| b.as_slice()),
     ))
 }
 

@@ -54,7 +54,11 @@ pub struct OwnSvid {
 impl OwnSvid {
     /// Reads a PEM chain (leaf first) and a PKCS#8 PEM key, and checks they
     /// form a usable SVID at `now`.
-    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], now: SystemTime) -> Result<OwnSvid, SvidError> {
+    pub fn from_pem(
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        now: SystemTime,
+    ) -> Result<OwnSvid, SvidError> {
         let chain = pem_certificates(cert_pem, MAX_CHAIN, Surroundings::Text)
             .map_err(SvidError::Certificate)?;
         let Some(leaf_der) = chain.first() else {

@@ -88,7 +88,13 @@ fn folders(sources: &FileSources) -> Vec<PathBuf> {
     let mut folders: Vec<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent())
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .map(Path::to_path_buf)
         .collect();
     folders.sort();
