@@ -665,6 +665,13 @@ fn material_reloader(config: &Config) -> Result<Arc<FilesReloader>, StartError> 
              identity.trust_domains for any real deployment"
         );
     }
+    if let crate::identity::material::SvidSource::DevCa { spiffe_id, .. } = &sources.svid {
+        tracing::warn!(
+            spiffe_id,
+            "DEVELOPMENT MODE: serving mtls with an svid minted from the development CA; \
+             configure identity.svid_cert and identity.svid_key for any real deployment"
+        );
+    }
     FilesReloader::start(sources)
         .map(Arc::new)
         .map_err(StartError::Trust)
