@@ -243,3 +243,63 @@ async fn a_key_that_does_not_match_keeps_the_svid_in_force_until_its_pair_arrive
     .await;
     seam.stop().await;
 }
+
+#[tokio::test]
+async fn seam_check_calls_the_mtls_listener_as_an_envoy() {
+    let seam = Seam::start(&[ENVOY]).await;
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    };
+    let envoy = seam.ca.svid(ENVOY);
+    let cert = write("envoy.pem", &envoy.cert);
+    let key = write("envoy-key.pem", &envoy.key);
+    let ca = write("bundle.pem", &seam.ca.pem);
+    write("frontend.pem", &seam.ca.svid(FRONTEND).cert);
+    let request = write(
+        "read.toml",
+        "expect = \"allow\"\ncertificate = \"frontend.pem\"\nmethod = \"GET\"\n\
+         url = \"https://orders.shop.svc/v1/orders/42\"\n\
+         destination = \"spiffe://example.org/ns/shop/sa/orders\"\n",
+    );
+
+    let address = seam.address.to_string();
+    let run = move |server_id: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .arg("check")
+            .args(["--tls", "--server", &address])
+            .arg("--client-cert")
+            .arg(&cert)
+            .arg("--client-key")
+            .arg(&key)
+            .arg("--ca")
+            .arg(&ca)
+            .args(["--server-id", server_id])
+            .arg(&request)
+            .output()
+            .unwrap()
+    };
+    let (right, wrong) = tokio::task::spawn_blocking(move || {
+        (run(SEAM), run("spiffe://example.org/ns/other/sa/impostor"))
+    })
+    .await
+    .unwrap();
+
+    let stdout = String::from_utf8_lossy(&right.stdout);
+    assert!(
+        right.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    assert!(stdout.starts_with("ALLOW 200  allowed"), "{stdout}");
+
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("expected `spiffe://example.org/ns/other/sa/impostor`"),
+        "{stderr}"
+    );
+    seam.stop().await;
+}
