@@ -2,6 +2,13 @@
 //! clients holding certificates made per test, while the identity
 //! material's files are rotated, broken and mended underneath it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation should stop the test"
+)]
+
 #[path = "tls/support.rs"]
 mod support;
 
