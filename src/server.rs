@@ -111,7 +111,8 @@ impl Server {
         let identity =
             IdentityVerifier::live(material.store().subscribe(), options.clone(), clock.clone())
                 .map_err(|e| StartError::Trust(e.to_string()))?;
-        let tls = tls_config(&config, material.store(), options, clock.clone())?;
+        let tls =
+            crate::tls::listener_config(&config, material.store(), options, clock.clone())?;
         let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
 
         let policies = Arc::new(PolicyStore::empty());
@@ -688,28 +689,3 @@ fn verifier_options(config: &Config) -> VerifierOptions {
     }
 }
 
-/// The mTLS listeners' configuration, when `[server.tls]` is set: clients
-/// verified by their own verifier over the same material as the request
-/// path, seam's SVID read from the material at each handshake.
-fn tls_config(
-    config: &Config,
-    material: &MaterialStore,
-    options: VerifierOptions,
-    clock: Arc<dyn Clock>,
-) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
-    let Some(tls) = &config.server.tls else {
-        return Ok(None);
-    };
-    if material.current().svid.is_none() {
-        return Err(StartError::Trust(
-            "`[server.tls]` needs seam's own svid (`identity.svid_cert`, `identity.svid_key`)"
-                .to_string(),
-        ));
-    }
-
-    let identity = IdentityVerifier::live(material.subscribe(), options, clock)
-        .map_err(|e| StartError::Trust(e.to_string()))?;
-    let allowed = crate::tls::AllowList::new(&tls.allowed_clients)?;
-    let server = crate::tls::server_config(material.subscribe(), Arc::new(identity), allowed)?;
-    Ok(Some(server))
-}

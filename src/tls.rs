@@ -29,7 +29,9 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use tokio::sync::watch;
 
-use crate::identity::{IdentityVerifier, Material};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::identity::{IdentityVerifier, Material, MaterialStore, VerifierOptions};
 
 pub use accept::incoming;
 pub use allow::AllowList;
@@ -91,4 +93,30 @@ pub fn server_config(
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
+}
+
+/// The mTLS listeners' configuration when `config` sets `[server.tls]`:
+/// clients verified by a verifier of their own over the same material as
+/// the request path (`options`, `clock`), seam's SVID read from `material`
+/// at each handshake.
+pub fn listener_config(
+    config: &Config,
+    material: &MaterialStore,
+    options: VerifierOptions,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+    let Some(tls) = &config.server.tls else {
+        return Ok(None);
+    };
+    if material.current().svid.is_none() {
+        return Err(TlsError::Invalid(
+            "`[server.tls]` needs seam's own svid (`identity.svid_cert`, `identity.svid_key`)"
+                .to_owned(),
+        ));
+    }
+
+    let identity = IdentityVerifier::live(material.subscribe(), options, clock)
+        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    let allowed = AllowList::new(&tls.allowed_clients)?;
+    server_config(material.subscribe(), Arc::new(identity), allowed).map(Some)
 }

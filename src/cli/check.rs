@@ -237,13 +237,19 @@ async fn connect(
     {
         let address: std::net::SocketAddr = args.server.parse().map_err(|_| {
             (
-                format!("--server `{}` is not `ip:port`, which --tls needs", args.server),
+                format!(
+                    "--server `{}` is not `ip:port`, which --tls needs",
+                    args.server
+                ),
                 EXIT_USAGE,
             )
         })?;
         let tls = crate::tls::ClientTls::from_files(cert, key, ca, args.server_id.as_deref())
             .map_err(|e| (e.to_string(), EXIT_USAGE))?;
-        let channel = tls.connect(address).await.map_err(|e| (e.to_string(), EXIT_FAILURE))?;
+        let channel = tls
+            .connect(address)
+            .await
+            .map_err(|e| (e.to_string(), EXIT_FAILURE))?;
         return Ok(AuthorizationClient::new(channel));
     }
 
