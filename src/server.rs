@@ -111,8 +111,7 @@ impl Server {
         let identity =
             IdentityVerifier::live(material.store().subscribe(), options.clone(), clock.clone())
                 .map_err(|e| StartError::Trust(e.to_string()))?;
-        let tls =
-            crate::tls::listener_config(&config, material.store(), options, clock.clone())?;
+        let tls = crate::tls::listener_config(&config, material.store(), options, clock.clone())?;
         let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
 
         let policies = Arc::new(PolicyStore::empty());
@@ -688,4 +687,3 @@ fn verifier_options(config: &Config) -> VerifierOptions {
         cache_max_ttl: id.cache_max_ttl,
     }
 }
-
