@@ -11,6 +11,7 @@ mod file;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::identity::SpiffeId;
 use crate::sensitivity::{Classifier, Levels};
 
 pub use file::ConfigFile;
@@ -94,11 +95,25 @@ pub enum Listen {
     Unix(PathBuf),
 }
 
+/// The mutually authenticated gRPC listeners of seam as a shared service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Addresses served over mTLS; any address, TLS makes a shared network
+    /// safe.
+    pub listen: Vec<std::net::SocketAddr>,
+    /// The clients allowed to call, by the SPIFFE ID of their X.509-SVID;
+    /// never empty.
+    pub allowed_clients: Vec<SpiffeId>,
+}
+
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Addresses to serve on; at least one.
+    /// Plaintext addresses to serve on (loopback TCP, Unix sockets); may be
+    /// empty only when [`ServerConfig::tls`] is set.
     pub listen: Vec<Listen>,
+    /// mTLS listeners, when seam runs as a shared service.
+    pub tls: Option<TlsConfig>,
     /// Largest CheckRequest accepted, in bytes (bodies included).
     pub max_request_bytes: usize,
     /// How long shutdown waits for in-flight checks.
@@ -132,9 +147,26 @@ pub struct TrustDomainConfig {
     pub bundle: PathBuf,
 }
 
+/// Where identity material (bundles, seam's own SVID) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// Files named in the configuration, re-read when they change.
+    Files,
+    /// The SPIFFE Workload API at [`IdentityConfig::workload_api_socket`].
+    WorkloadApi,
+}
+
 /// Identity verification settings.
 #[derive(Debug, Clone)]
 pub struct IdentityConfig {
+    /// Where bundles and seam's own SVID come from.
+    pub source: IdentitySource,
+    /// seam's own X.509-SVID chain, leaf first, PEM (source `files`).
+    pub svid_cert: Option<PathBuf>,
+    /// The PKCS#8 PEM key of [`IdentityConfig::svid_cert`].
+    pub svid_key: Option<PathBuf>,
+    /// The Workload API endpoint (`unix:///path` or `tcp://ip:port`).
+    pub workload_api_socket: Option<String>,
     /// Trust bundles, one per trust domain. Empty means development mode:
     /// a local CA for [`IdentityConfig::dev_trust_domain`] is created under
     /// the state folder and trusted.

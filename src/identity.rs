@@ -15,33 +15,45 @@
 //! the verified ID with Envoy's principal. Successes are cached (`cache`)
 //! until their path's validity ends; the principal is compared on every
 //! call, cached or not.
+//!
+//! The bundles and intermediates are read from the live identity material
+//! (`material`), which files on disk or another source replace while seam
+//! runs. Each verification reads one consistent [`TrustSet`]; when the set
+//! changes, the cache starts empty, so no identity verified under a bundle
+//! that is gone is reused. seam's mTLS listener verifies its clients'
+//! certificates with the same rules through [`IdentityVerifier::verify_chain`].
 
 mod bundle;
 mod cache;
 mod chain;
 mod error;
 mod field;
+pub mod material;
 mod spiffe_id;
 mod svid;
 pub mod workload_api;
 mod xfcc;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 
-pub use bundle::{IntermediatePool, TrustBundles};
+pub use bundle::{IntermediatePool, TrustBundles, TrustSet};
 pub use error::{BundleError, IdentityError};
 pub use field::decode_certificate_field;
+pub use material::{Material, MaterialStore};
 pub use spiffe_id::{
     MAX_SPIFFE_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, SpiffeId, SpiffeIdError, check_trust_domain,
 };
 pub use xfcc::{XfccElement, XfccError, parse_xfcc};
 
+use bundle::StoredCert;
 use cache::IdentityCache;
 use chain::{Candidates, MAX_PATH_LEN, verify_path};
 use field::parse_certificate;
@@ -107,33 +119,63 @@ impl Default for VerifierOptions {
 
 /// Verifies callers' X.509-SVIDs against per-trust-domain bundles.
 pub struct IdentityVerifier {
-    bundles: TrustBundles,
-    pool: IntermediatePool,
+    material: watch::Receiver<Arc<Material>>,
     options: VerifierOptions,
     clock: Arc<dyn Clock>,
+    generation: RwLock<Arc<Generation>>,
+    retired_hits: AtomicU64,
+    retired_misses: AtomicU64,
+}
+
+/// The identities verified under one trust set, dropped with it.
+struct Generation {
+    trust: Arc<TrustSet>,
     cache: IdentityCache,
 }
 
 impl IdentityVerifier {
-    /// Builds a verifier. Refuses to build without at least one trust domain:
-    /// such a verifier could never accept anyone, which is a configuration
-    /// mistake rather than a policy.
+    /// Builds a verifier over fixed bundles and intermediates. Refuses to
+    /// build without at least one trust domain: such a verifier could never
+    /// accept anyone, which is a configuration mistake rather than a policy.
     pub fn new(
         bundles: TrustBundles,
         pool: IntermediatePool,
         options: VerifierOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, BundleError> {
-        if bundles.is_empty() {
+        let trust = TrustSet {
+            bundles,
+            intermediates: pool,
+        };
+        let (_, material) = watch::channel(Arc::new(Material::new(Arc::new(trust), None)));
+        Self::live(material, options, clock)
+    }
+
+    /// Builds a verifier that reads the bundles and intermediates of
+    /// whatever material `material` holds at each verification (see
+    /// [`MaterialStore::subscribe`]). Refuses to build when the current
+    /// material has no trust domain.
+    pub fn live(
+        material: watch::Receiver<Arc<Material>>,
+        options: VerifierOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BundleError> {
+        let trust = material.borrow().trust.clone();
+        if trust.bundles.is_empty() {
             return Err(BundleError::NoTrustDomains);
         }
-        let cache = IdentityCache::new(options.cache_capacity);
+
+        let generation = Generation {
+            trust,
+            cache: IdentityCache::new(options.cache_capacity),
+        };
         Ok(IdentityVerifier {
-            bundles,
-            pool,
+            material,
             options,
             clock,
-            cache,
+            generation: RwLock::new(Arc::new(generation)),
+            retired_hits: AtomicU64::new(0),
+            retired_misses: AtomicU64::new(0),
         })
     }
 
@@ -156,8 +198,9 @@ impl IdentityVerifier {
         let forwarded = self.trusted_forwarded_header(presented)?;
         let now = self.clock.now();
         let key = IdentityCache::key(field, forwarded);
+        let generation = self.current();
 
-        let identity = match self.cache.get(&key) {
+        let identity = match generation.cache.get(&key) {
             Some(hit) => {
                 let subject = hit.id.to_string();
                 let window = check_window(
@@ -168,14 +211,16 @@ impl IdentityVerifier {
                     self.options.leeway,
                 );
                 if let Err(err) = window {
-                    self.cache.remove(&key);
+                    generation.cache.remove(&key);
                     return Err(err);
                 }
                 hit
             }
             None => {
-                let identity = Arc::new(self.verify_uncached(field, forwarded, now)?);
-                self.cache
+                let identity =
+                    Arc::new(self.verify_uncached(&generation.trust, field, forwarded, now)?);
+                generation
+                    .cache
                     .insert(key, Arc::clone(&identity), self.cache_ttl(&identity, now));
                 identity
             }
@@ -190,9 +235,45 @@ impl IdentityVerifier {
         Ok(identity)
     }
 
+    /// Verifies a certificate chain presented directly to seam, as a client
+    /// of its mTLS listener does: `leaf` (DER) under the same X.509-SVID
+    /// rules and bundles as a caller's `source.certificate`, with the
+    /// intermediates the peer sent (untrusted until a path reaches a root)
+    /// beside the configured pool. Not cached: a connection verifies once.
+    pub fn verify_chain(
+        &self,
+        leaf: &[u8],
+        presented: &[&[u8]],
+    ) -> Result<VerifiedIdentity, IdentityError> {
+        if leaf.len() > self.options.max_certificate_bytes {
+            return Err(IdentityError::CertificateTooLarge {
+                size: leaf.len(),
+                limit: self.options.max_certificate_bytes,
+            });
+        }
+        if presented.len() >= MAX_PATH_LEN {
+            return Err(IdentityError::CertificateMalformed(format!(
+                "{} certificates presented beside the leaf, at most {} are read",
+                presented.len(),
+                MAX_PATH_LEN - 1
+            )));
+        }
+
+        let mut extra = Vec::with_capacity(presented.len());
+        for (i, der) in presented.iter().enumerate() {
+            let cert = StoredCert::from_der(der.to_vec()).map_err(|reason| {
+                IdentityError::CertificateMalformed(format!("intermediate {}: {reason}", i + 1))
+            })?;
+            extra.push(cert);
+        }
+
+        let trust = self.current().trust.clone();
+        self.verify_der(&trust, leaf, &extra, self.clock.now())
+    }
+
     /// The trust domains this verifier has bundles for, sorted.
     pub fn trust_domains(&self) -> Vec<String> {
-        self.bundles.trust_domains()
+        self.current().trust.bundles.trust_domains()
     }
 
     /// The options this verifier was built with.
@@ -200,9 +281,45 @@ impl IdentityVerifier {
         &self.options
     }
 
-    /// Cache hits and misses since the verifier was built.
+    /// Cache hits and misses since the verifier was built, across trust
+    /// set changes.
     pub fn cache_stats(&self) -> (u64, u64) {
-        self.cache.stats()
+        let (hits, misses) = self.current().cache.stats();
+        (
+            hits + self.retired_hits.load(Ordering::Relaxed),
+            misses + self.retired_misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The cache of the trust set in force, started afresh when the
+    /// material's trust set is not the one the current cache was filled
+    /// under.
+    fn current(&self) -> Arc<Generation> {
+        let trust = self.material.borrow().trust.clone();
+        {
+            let generation = self
+                .generation
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if Arc::ptr_eq(&generation.trust, &trust) {
+                return Arc::clone(&generation);
+            }
+        }
+
+        let mut slot = self
+            .generation
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !Arc::ptr_eq(&slot.trust, &trust) {
+            let (hits, misses) = slot.cache.stats();
+            self.retired_hits.fetch_add(hits, Ordering::Relaxed);
+            self.retired_misses.fetch_add(misses, Ordering::Relaxed);
+            *slot = Arc::new(Generation {
+                trust,
+                cache: IdentityCache::new(self.options.cache_capacity),
+            });
+        }
+        Arc::clone(&slot)
     }
 
     /// The `x-forwarded-client-cert` header to use: none unless the operator
@@ -233,27 +350,40 @@ impl IdentityVerifier {
 
     fn verify_uncached(
         &self,
+        trust: &TrustSet,
         field: &str,
         forwarded: Option<&str>,
         now: SystemTime,
     ) -> Result<VerifiedIdentity, IdentityError> {
         let der = decode_certificate_field(field, self.options.max_certificate_bytes)?;
-        let leaf = parse_certificate(&der).map_err(IdentityError::CertificateMalformed)?;
+        let forwarded_certs = match forwarded {
+            Some(header) => xfcc::forwarded_intermediates(header, &der)?,
+            None => Vec::new(),
+        };
+        self.verify_der(trust, &der, &forwarded_certs, now)
+    }
+
+    /// The leaf rules and the path to a root of the leaf's own trust
+    /// domain, with `extra` intermediates beside the configured pool.
+    fn verify_der(
+        &self,
+        trust: &TrustSet,
+        der: &[u8],
+        extra: &[StoredCert],
+        now: SystemTime,
+    ) -> Result<VerifiedIdentity, IdentityError> {
+        let leaf = parse_certificate(der).map_err(IdentityError::CertificateMalformed)?;
         let id = check_leaf(&leaf)?;
 
-        let Some(anchors) = self.bundles.roots(id.trust_domain()) else {
+        let Some(anchors) = trust.bundles.roots(id.trust_domain()) else {
             return Err(IdentityError::UnknownTrustDomain {
                 trust_domain: id.trust_domain().to_owned(),
             });
         };
 
-        let forwarded_certs = match forwarded {
-            Some(header) => xfcc::forwarded_intermediates(header, &der)?,
-            None => Vec::new(),
-        };
         let candidates = Candidates {
             anchors,
-            intermediates: self.pool.certs().iter().chain(&forwarded_certs).collect(),
+            intermediates: trust.intermediates.certs().iter().chain(extra).collect(),
         };
 
         let serial = serial_hex(leaf.raw_serial());
@@ -262,7 +392,7 @@ impl IdentityVerifier {
 
         Ok(VerifiedIdentity {
             id,
-            certificate_sha256: hex::encode(Sha256::digest(&der)),
+            certificate_sha256: hex::encode(Sha256::digest(der)),
             serial,
             not_after,
             valid_from: window.valid_from,
@@ -285,12 +415,13 @@ impl IdentityVerifier {
 
 impl fmt::Debug for IdentityVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let generation = self.current();
         f.debug_struct("IdentityVerifier")
-            .field("trust_domains", &self.bundles.trust_domains())
-            .field("intermediates", &self.pool.len())
+            .field("trust_domains", &generation.trust.bundles.trust_domains())
+            .field("intermediates", &generation.trust.intermediates.len())
             .field("options", &self.options)
             .field("clock", &self.clock)
-            .field("cached", &self.cache.len())
+            .field("cached", &generation.cache.len())
             .finish()
     }
 }

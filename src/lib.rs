@@ -29,6 +29,7 @@ pub mod request;
 pub mod sensitivity;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 
 /// seam's own protobuf messages, compiled from `proto/` by `build.rs`.

@@ -1,10 +1,12 @@
 //! Listeners and lifecycle: where Envoy's Check calls arrive.
 //!
 //! seam serves `envoy.service.auth.v3.Authorization` and `grpc.health.v1`
-//! on every configured address (loopback TCP, Unix sockets). Health reports
+//! on every configured address (loopback TCP, Unix sockets) and, as a
+//! shared service, on mTLS listeners ([`crate::tls`]). Health reports
 //! NOT_SERVING until a policy set is loaded. Beside the listeners run the
-//! policy folder's watcher ([`crate::policy::watch`]) and the SIGHUP task,
-//! which reloads policies and signing keys. On shutdown the listeners stop
+//! policy folder's watcher ([`crate::policy::watch`]), the identity
+//! material's watcher ([`crate::identity::material`]) and the SIGHUP task,
+//! which reloads policies, signing keys and identity material. On shutdown the listeners stop
 //! accepting, the watcher stops, in-flight checks finish, and every queued
 //! record is written before [`Bound::run`] returns.
 
@@ -21,9 +23,9 @@ use tonic_health::ServingStatus;
 
 use crate::authz::Authorizer;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Listen};
-use crate::dev::DevCa;
-use crate::identity::{IdentityVerifier, IntermediatePool, TrustBundles, VerifierOptions};
+use crate::config::{Config, IdentitySource, Listen};
+use crate::identity::material::{FileSources, FilesReloader, MaterialStore, watch_files};
+use crate::identity::{IdentityVerifier, VerifierOptions};
 use crate::policy::PolicyStore;
 use crate::policy::watch::{self as policy_watch, PolicyReloader, Trigger, WatchSettings};
 use crate::record::{RecordWriter, Recorder};
@@ -35,9 +37,12 @@ pub enum StartError {
     /// The development CA could not be created or read.
     #[error("development CA: {0}")]
     DevCa(String),
-    /// Trust bundles or intermediates could not be loaded.
-    #[error("trust bundles: {0}")]
+    /// Trust bundles, intermediates or seam's own SVID could not be loaded.
+    #[error("identity material: {0}")]
     Trust(String),
+    /// The mTLS listeners could not be set up.
+    #[error("mtls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The token signing keys or trusted issuers could not be loaded.
     #[error("token keys: {0}")]
     Keys(String),
@@ -87,6 +92,8 @@ pub struct Server {
     config: Config,
     authorizer: Arc<Authorizer>,
     reloader: Arc<PolicyReloader>,
+    material: Arc<FilesReloader>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     writer: RecordWriter,
 }
 
@@ -99,7 +106,12 @@ impl Server {
 
     /// As [`Server::build`], reading time from `clock`.
     pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
-        let identity = identity_verifier(&config, clock.clone())?;
+        let material = material_reloader(&config)?;
+        let options = verifier_options(&config);
+        let identity =
+            IdentityVerifier::live(material.store().subscribe(), options.clone(), clock.clone())
+                .map_err(|e| StartError::Trust(e.to_string()))?;
+        let tls = crate::tls::listener_config(&config, material.store(), options, clock.clone())?;
         let (recorder, writer) = Recorder::start(&config.records).map_err(StartError::Records)?;
 
         let policies = Arc::new(PolicyStore::empty());
@@ -117,8 +129,15 @@ impl Server {
             config,
             authorizer,
             reloader,
+            material,
+            tls,
             writer,
         })
+    }
+
+    /// The identity material in force and its status.
+    pub fn material(&self) -> &Arc<MaterialStore> {
+        self.material.store()
     }
 
     /// The authorizer, for in-process callers and tests.
@@ -150,6 +169,16 @@ impl Server {
             };
             listeners.push(bound);
         }
+        let mut tls_listeners = Vec::new();
+        for addr in self.config.server.tls.iter().flat_map(|t| &t.listen) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: format!("mtls {addr}"),
+                    source,
+                })?;
+            tls_listeners.push(listener);
+        }
         let admin =
             match self.config.admin.listen {
                 Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
@@ -163,6 +192,7 @@ impl Server {
         Ok(Bound {
             server: self,
             listeners,
+            tls_listeners,
             admin,
         })
     }
@@ -177,6 +207,7 @@ enum BoundListener {
 pub struct Bound {
     server: Server,
     listeners: Vec<BoundListener>,
+    tls_listeners: Vec<tokio::net::TcpListener>,
     admin: Option<tokio::net::TcpListener>,
 }
 
@@ -184,6 +215,7 @@ impl std::fmt::Debug for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bound")
             .field("addresses", &self.addresses())
+            .field("tls_addresses", &self.tls_addresses())
             .finish()
     }
 }
@@ -200,6 +232,14 @@ impl Bound {
             .collect()
     }
 
+    /// The mTLS listeners' addresses actually bound (`ip:port`).
+    pub fn tls_addresses(&self) -> Vec<std::net::SocketAddr> {
+        self.tls_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
     /// The authorizer, for in-process callers and tests.
     pub fn authorizer(&self) -> &Arc<Authorizer> {
         &self.server.authorizer
@@ -210,12 +250,18 @@ impl Bound {
         &self.server.reloader
     }
 
-    /// Reloads the policy set and signing keys now, as SIGHUP does. Blocks
-    /// for the whole load.
+    /// The identity material in force and its status.
+    pub fn material(&self) -> &Arc<MaterialStore> {
+        self.server.material()
+    }
+
+    /// Reloads the policy set, signing keys and identity material now, as
+    /// SIGHUP does. Blocks for the whole load.
     pub fn reload(&self) {
         self.server.reloader.reload(Trigger::Signal);
         self.server.authorizer.reload_shadow();
         reload_keys(&self.server.config, &self.server.authorizer);
+        self.server.material.reload("signal");
     }
 
     /// The admin port's address, when enabled.
@@ -232,6 +278,7 @@ impl Bound {
         let Bound {
             server,
             listeners,
+            tls_listeners,
             admin,
         } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -286,6 +333,27 @@ impl Bound {
             }
         }
 
+        if let Some(config) = &server.tls {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+            for listener in tls_listeners {
+                let local = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                tracing::info!(address = %local, "serving ext_authz over mtls");
+                let router = tonic::transport::Server::builder()
+                    .add_service(health_service.clone())
+                    .add_service(check.clone());
+                let incoming = crate::tls::incoming(listener, acceptor.clone(), stop_rx.clone());
+                let mut stop = stop_rx.clone();
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let serve = router.serve_with_incoming_shutdown(incoming, stopped);
+                tasks.spawn(async move { serve.await.map_err(|e| e.to_string()) });
+            }
+        }
+
         if let Some(listener) = admin {
             let local = listener
                 .local_addr()
@@ -316,6 +384,11 @@ impl Bound {
                 stop_rx.clone(),
             ));
         }
+        background.spawn(watch_files(
+            server.material.clone(),
+            MATERIAL_POLL_INTERVAL,
+            stop_rx.clone(),
+        ));
         background.spawn(track_health(
             server.authorizer.clone(),
             server.reloader.clone(),
@@ -325,19 +398,28 @@ impl Bound {
             let config = server.config.clone();
             let authorizer = server.authorizer.clone();
             let reloader = server.reloader.clone();
+            let material = server.material.clone();
             background.spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
                 let Ok(mut hup) = signal(SignalKind::hangup()) else {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    tracing::info!(signal = "SIGHUP", "reloading policies and keys");
-                    let (config, authorizer, reloader) =
-                        (config.clone(), authorizer.clone(), reloader.clone());
+                    tracing::info!(
+                        signal = "SIGHUP",
+                        "reloading policies, keys and identity material"
+                    );
+                    let (config, authorizer, reloader, material) = (
+                        config.clone(),
+                        authorizer.clone(),
+                        reloader.clone(),
+                        material.clone(),
+                    );
                     let _ = tokio::task::spawn_blocking(move || {
                         reloader.reload(Trigger::Signal);
                         authorizer.reload_shadow();
                         reload_keys(&config, &authorizer);
+                        material.reload("signal");
                     })
                     .await;
                 }
@@ -553,38 +635,55 @@ fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
     tokio::net::UnixListener::bind(path).map_err(bind_error)
 }
 
-fn identity_verifier(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> Result<IdentityVerifier, StartError> {
+/// How often the identity material's files are re-read when no event
+/// announced a change.
+const MATERIAL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the identity material once, from the files the configuration
+/// names (in development mode, the development CA, created if needed).
+fn material_reloader(config: &Config) -> Result<Arc<FilesReloader>, StartError> {
     let id = &config.identity;
-    let domains: Vec<(String, std::path::PathBuf)> = if id.trust_domains.is_empty() {
-        let ca = DevCa::load_or_create(&config.state_dir, &id.dev_trust_domain)
-            .map_err(|e| StartError::DevCa(e.to_string()))?;
+    if id.source == IdentitySource::WorkloadApi {
+        return Err(StartError::Trust(
+            "`identity.source = \"workload_api\"` is not served by this build yet; use \
+             `identity.source = \"files\"`"
+                .to_string(),
+        ));
+    }
+
+    let sources = FileSources::from_config(config).map_err(|e| StartError::DevCa(e.to_string()))?;
+    if id.trust_domains.is_empty() {
+        let (trust_domain, bundle) = sources
+            .trust_domains
+            .first()
+            .map(|(name, path)| (name.as_str(), path.display().to_string()))
+            .unwrap_or_default();
         tracing::warn!(
-            trust_domain = ca.trust_domain(),
-            bundle = %ca.bundle_path().display(),
+            trust_domain,
+            bundle,
             "DEVELOPMENT MODE: trusting a local development CA; configure \
              identity.trust_domains for any real deployment"
         );
-        vec![(ca.trust_domain().to_string(), ca.bundle_path())]
-    } else {
-        id.trust_domains
-            .iter()
-            .map(|t| (t.name.clone(), t.bundle.clone()))
-            .collect()
-    };
+    }
+    if let crate::identity::material::SvidSource::DevCa { spiffe_id, .. } = &sources.svid {
+        tracing::warn!(
+            spiffe_id,
+            "DEVELOPMENT MODE: serving mtls with an svid minted from the development CA; \
+             configure identity.svid_cert and identity.svid_key for any real deployment"
+        );
+    }
+    FilesReloader::start(sources)
+        .map(Arc::new)
+        .map_err(StartError::Trust)
+}
 
-    let bundles = TrustBundles::load(&domains).map_err(|e| StartError::Trust(e.to_string()))?;
-    let pool =
-        IntermediatePool::load(&id.intermediates).map_err(|e| StartError::Trust(e.to_string()))?;
-    let options = VerifierOptions {
+fn verifier_options(config: &Config) -> VerifierOptions {
+    let id = &config.identity;
+    VerifierOptions {
         leeway: id.leeway,
         trust_forwarded_chain: id.trust_forwarded_chain,
         max_certificate_bytes: id.max_certificate_bytes,
         cache_capacity: id.cache_capacity,
         cache_max_ttl: id.cache_max_ttl,
-    };
-    IdentityVerifier::new(bundles, pool, options, clock)
-        .map_err(|e| StartError::Trust(e.to_string()))
+    }
 }

@@ -48,6 +48,25 @@ pub struct Args {
     /// rules (default: the shipped defaults)
     #[arg(long, short, requires = "explain")]
     config: Option<PathBuf>,
+    /// Call seam's mTLS listener (`--server ip:port`) as a workload holding
+    /// an X.509-SVID, as an Envoy of a shared seam does
+    #[arg(long, requires_all = ["client_cert", "client_key", "ca"], conflicts_with = "explain")]
+    tls: bool,
+    /// With --tls: the client's SVID chain, leaf first (PEM)
+    #[arg(long, requires = "tls")]
+    client_cert: Option<PathBuf>,
+    /// With --tls: the client's PKCS#8 key (PEM)
+    #[arg(long, requires = "tls")]
+    client_key: Option<PathBuf>,
+    /// With --tls: the bundle seam's SVID must chain to (PEM or SPIFFE
+    /// bundle), trusted for the trust domain of --server-id, else the
+    /// client's own
+    #[arg(long, requires = "tls")]
+    ca: Option<PathBuf>,
+    /// With --tls: the SPIFFE ID seam must present; any SVID of the bundle
+    /// is accepted without it
+    #[arg(long, requires = "tls")]
+    server_id: Option<String>,
 }
 
 /// What one response said, in the terms a person checks.
@@ -163,19 +182,11 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 async fn check_all(args: &Args, files: &[PathBuf]) -> ExitCode {
-    let endpoint = if args.server.starts_with("unix:") {
-        args.server.clone()
-    } else {
-        format!("http://{}", args.server)
-    };
-    let mut client = match AuthorizationClient::connect(endpoint).await {
+    let mut client = match connect(args).await {
         Ok(client) => client,
-        Err(error) => {
-            eprintln!(
-                "seam check: cannot reach seam at `{}`: {error}",
-                args.server
-            );
-            return ExitCode::from(EXIT_FAILURE);
+        Err((message, code)) => {
+            eprintln!("seam check: {message}");
+            return ExitCode::from(code);
         }
     };
 
@@ -209,6 +220,49 @@ async fn check_all(args: &Args, files: &[PathBuf]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A client for `--server`: plaintext TCP or a Unix socket, or with
+/// `--tls` the mTLS listener, presenting the given SVID.
+async fn connect(
+    args: &Args,
+) -> Result<AuthorizationClient<tonic::transport::Channel>, (String, u8)> {
+    let unreachable = |error: &dyn std::fmt::Display| {
+        (
+            format!("cannot reach seam at `{}`: {error}", args.server),
+            EXIT_FAILURE,
+        )
+    };
+
+    if let (true, Some(cert), Some(key), Some(ca)) =
+        (args.tls, &args.client_cert, &args.client_key, &args.ca)
+    {
+        let address: std::net::SocketAddr = args.server.parse().map_err(|_| {
+            (
+                format!(
+                    "--server `{}` is not `ip:port`, which --tls needs",
+                    args.server
+                ),
+                EXIT_USAGE,
+            )
+        })?;
+        let tls = crate::tls::ClientTls::from_files(cert, key, ca, args.server_id.as_deref())
+            .map_err(|e| (e.to_string(), EXIT_USAGE))?;
+        let channel = tls
+            .connect(address)
+            .await
+            .map_err(|e| (e.to_string(), EXIT_FAILURE))?;
+        return Ok(AuthorizationClient::new(channel));
+    }
+
+    let endpoint = if args.server.starts_with("unix:") {
+        args.server.clone()
+    } else {
+        format!("http://{}", args.server)
+    };
+    AuthorizationClient::connect(endpoint)
+        .await
+        .map_err(|e| unreachable(&e))
+}
+
 /// Sends one file's request, carrying `token` when given. Returns whether
 /// the answer met the file's expectations, and the token it minted.
 async fn check_one(
@@ -239,7 +293,21 @@ async fn check_one(
     let response = client
         .check(check)
         .await
-        .map_err(|status| format!("check failed for `{}`: {status}", file.display()))?
+        .map_err(|status| {
+            // In TLS 1.3 a client learns that seam refused its certificate
+            // only when it first reads, so the refusal surfaces here.
+            let hint = if args.tls {
+                " (seam closes mTLS connections from clients whose SVID does not verify or is \
+                 not in `server.tls.allowed_clients`; its log says which)"
+            } else {
+                ""
+            };
+            format!(
+                "check failed for `{}`: {}{hint}",
+                file.display(),
+                status.message()
+            )
+        })?
         .into_inner();
     let answer = answer(&response);
 

@@ -10,9 +10,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, Listen, PolicyConfig,
-    ServerConfig, TelemetryConfig, TokenConfig, TrustDomainConfig, invalid,
+    AdminConfig, Config, ConfigError, ContextConfig, IdentityConfig, IdentitySource, Listen,
+    PolicyConfig, ServerConfig, TelemetryConfig, TlsConfig, TokenConfig, TrustDomainConfig,
+    invalid,
 };
+use crate::identity::SpiffeId;
 use crate::sensitivity::{Classifier, HostPattern, Levels, Rule};
 
 mod records;
@@ -212,6 +214,14 @@ struct ServerFile {
     allow_plaintext_non_loopback: bool,
     max_request_bytes: usize,
     shutdown_grace_secs: u64,
+    tls: Option<TlsFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct TlsFile {
+    listen: Vec<String>,
+    allowed_clients: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +237,10 @@ struct PolicyFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct IdentityFile {
+    source: String,
+    svid_cert: Option<PathBuf>,
+    svid_key: Option<PathBuf>,
+    workload_api_socket: Option<String>,
     trust_domains: Vec<TrustDomainFile>,
     dev_trust_domain: String,
     intermediates: Vec<PathBuf>,
@@ -276,6 +290,7 @@ impl Default for ServerFile {
             allow_plaintext_non_loopback: false,
             max_request_bytes: 16 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            tls: None,
         }
     }
 }
@@ -295,6 +310,10 @@ impl Default for PolicyFile {
 impl Default for IdentityFile {
     fn default() -> Self {
         IdentityFile {
+            source: "files".into(),
+            svid_cert: None,
+            svid_key: None,
+            workload_api_socket: None,
             trust_domains: Vec::new(),
             dev_trust_domain: "example.org".into(),
             intermediates: Vec::new(),
@@ -341,6 +360,7 @@ impl ConfigFile {
         let telemetry = self.telemetry.validate()?;
         let policy = self.policy.validate(&resolve)?;
         let state_dir = resolve(self.state_dir.as_deref().unwrap_or(Path::new(".seam")));
+        check_own_svid(&server, &identity)?;
 
         Ok(Config {
             server,
@@ -379,8 +399,11 @@ impl PolicyFile {
 
 impl ServerFile {
     fn validate(self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<ServerConfig, ConfigError> {
-        if self.listen.is_empty() {
-            return Err(invalid("server.listen", "at least one address is required"));
+        if self.listen.is_empty() && self.tls.is_none() {
+            return Err(invalid(
+                "server.listen",
+                "at least one address is required (or `[server.tls]` listeners)",
+            ));
         }
 
         let mut listen = Vec::new();
@@ -415,12 +438,96 @@ impl ServerFile {
                 "must be at least 65536",
             ));
         }
+        let tls = self.tls.map(|t| t.validate(&listen)).transpose()?;
         Ok(ServerConfig {
             listen,
+            tls,
             max_request_bytes: self.max_request_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         })
     }
+}
+
+impl TlsFile {
+    fn validate(self, plaintext: &[Listen]) -> Result<TlsConfig, ConfigError> {
+        if self.listen.is_empty() {
+            return Err(invalid(
+                "server.tls.listen",
+                "at least one address is required",
+            ));
+        }
+        let mut listen = Vec::new();
+        for address in &self.listen {
+            let addr: std::net::SocketAddr = address.parse().map_err(|_| {
+                invalid("server.tls.listen", format!("`{address}` is not `ip:port`"))
+            })?;
+            if listen.contains(&addr) || plaintext.contains(&Listen::Tcp(addr)) {
+                return Err(invalid(
+                    "server.tls.listen",
+                    format!("`{address}` is listed twice"),
+                ));
+            }
+            listen.push(addr);
+        }
+
+        if self.allowed_clients.is_empty() {
+            return Err(invalid(
+                "server.tls.allowed_clients",
+                "must name at least one SPIFFE ID; with none, no client could call",
+            ));
+        }
+        let mut allowed_clients: Vec<SpiffeId> = Vec::new();
+        for (i, client) in self.allowed_clients.iter().enumerate() {
+            let key = format!("server.tls.allowed_clients[{i}]");
+            let id = SpiffeId::parse(client).map_err(|e| invalid(&key, e.to_string()))?;
+            if allowed_clients.contains(&id) {
+                return Err(invalid(&key, format!("`{client}` is listed twice")));
+            }
+            allowed_clients.push(id);
+        }
+        Ok(TlsConfig {
+            listen,
+            allowed_clients,
+        })
+    }
+}
+
+/// mTLS listeners need seam's own SVID: from files (or, in development
+/// mode, minted from the development CA) or from the Workload API.
+fn check_own_svid(server: &ServerConfig, identity: &IdentityConfig) -> Result<(), ConfigError> {
+    match (&identity.svid_cert, &identity.svid_key) {
+        (Some(_), None) => {
+            return Err(invalid(
+                "identity.svid_key",
+                "required with `identity.svid_cert`",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "identity.svid_cert",
+                "required with `identity.svid_key`",
+            ));
+        }
+        _ => {}
+    }
+
+    let from_files = identity.source == IdentitySource::Files;
+    let has_svid = identity.svid_cert.is_some();
+    let development = identity.trust_domains.is_empty();
+    if server.tls.is_some() && from_files && !has_svid && !development {
+        return Err(invalid(
+            "identity.svid_cert",
+            "`[server.tls]` serves seam's own X.509-SVID: set `identity.svid_cert` and \
+             `identity.svid_key` (or `identity.source = \"workload_api\"`)",
+        ));
+    }
+    if !from_files && has_svid {
+        return Err(invalid(
+            "identity.svid_cert",
+            "only read with `identity.source = \"files\"`",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `127.0.0.1:9191`, `[::1]:9191` or `unix:/path/to.sock`.
@@ -477,7 +584,31 @@ impl IdentityFile {
             return Err(invalid("identity.leeway_secs", "must be at most 300"));
         }
 
+        let source = match self.source.as_str() {
+            "files" => IdentitySource::Files,
+            "workload_api" => IdentitySource::WorkloadApi,
+            other => {
+                return Err(invalid(
+                    "identity.source",
+                    format!("`{other}` is not one of `files`, `workload_api`"),
+                ));
+            }
+        };
+        if let Some(socket) = &self.workload_api_socket
+            && !socket.starts_with("unix:")
+            && !socket.starts_with("tcp:")
+        {
+            return Err(invalid(
+                "identity.workload_api_socket",
+                format!("`{socket}` is neither `unix:///path` nor `tcp://ip:port`"),
+            ));
+        }
+
         Ok(IdentityConfig {
+            source,
+            svid_cert: self.svid_cert.as_deref().map(resolve),
+            svid_key: self.svid_key.as_deref().map(resolve),
+            workload_api_socket: self.workload_api_socket,
             trust_domains,
             dev_trust_domain: self.dev_trust_domain,
             intermediates: self.intermediates.iter().map(|p| resolve(p)).collect(),

@@ -180,6 +180,149 @@ fn absurd_policy_watch_timings_are_refused_by_key() {
     }
 }
 
+const TLS: &str = "[server.tls]\nlisten = [\"0.0.0.0:9443\"]\n\
+                   allowed_clients = [\"spiffe://example.org/ns/mesh/sa/envoy\"]\n";
+const BUNDLE: &str = "[[identity.trust_domains]]\nname = \"example.org\"\nbundle = \"b.pem\"\n";
+const SVID: &str = "svid_cert = \"svid/svid.pem\"\nsvid_key = \"svid/svid_key.pem\"\n";
+
+#[test]
+fn tls_listeners_take_any_address_with_their_allowed_clients() {
+    let text = format!("{TLS}{BUNDLE}[identity]\n{SVID}");
+    let config = parse(&text).unwrap();
+    let tls = config.server.tls.unwrap();
+    assert_eq!(tls.listen, vec!["0.0.0.0:9443".parse().unwrap()]);
+    assert_eq!(
+        tls.allowed_clients[0].as_str(),
+        "spiffe://example.org/ns/mesh/sa/envoy"
+    );
+    assert_eq!(
+        config.server.listen,
+        vec![Listen::Tcp("127.0.0.1:9191".parse().unwrap())]
+    );
+    assert_eq!(config.identity.source, IdentitySource::Files);
+    assert_eq!(
+        config.identity.svid_cert.as_deref(),
+        Some(Path::new("/etc/seam/svid/svid.pem"))
+    );
+    assert_eq!(
+        config.identity.svid_key.as_deref(),
+        Some(Path::new("/etc/seam/svid/svid_key.pem"))
+    );
+}
+
+#[test]
+fn tls_without_an_own_svid_names_both_keys() {
+    let err = parse(&format!("{TLS}{BUNDLE}")).unwrap_err().to_string();
+    assert!(err.contains("identity.svid_cert"), "{err}");
+    assert!(err.contains("identity.svid_key"), "{err}");
+}
+
+#[test]
+fn tls_in_development_mode_may_go_without_an_own_svid() {
+    let config = parse(TLS).unwrap();
+    assert!(config.server.tls.is_some());
+    assert!(config.identity.svid_cert.is_none());
+}
+
+#[test]
+fn an_empty_allow_list_is_refused_because_nobody_could_call() {
+    let text = "[server.tls]\nlisten = [\"0.0.0.0:9443\"]\nallowed_clients = []\n";
+    let err = parse(text).unwrap_err().to_string();
+    assert!(err.contains("server.tls.allowed_clients"), "{err}");
+    let text = "[server.tls]\nlisten = [\"0.0.0.0:9443\"]\n";
+    let err = parse(text).unwrap_err().to_string();
+    assert!(err.contains("server.tls.allowed_clients"), "{err}");
+}
+
+#[test]
+fn allowed_clients_must_be_workload_spiffe_ids_listed_once() {
+    for (client, key) in [
+        ("spiffe://example.org", "allowed_clients[0]"),
+        ("https://example.org/envoy", "allowed_clients[0]"),
+        ("spiffe://Example.org/envoy", "allowed_clients[0]"),
+        ("spiffe://example.org/ns/*", "allowed_clients[0]"),
+    ] {
+        let text = format!(
+            "[server.tls]\nlisten = [\"0.0.0.0:9443\"]\nallowed_clients = [\"{client}\"]\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(key), "{client}: {err}");
+    }
+    let twice = "[server.tls]\nlisten = [\"0.0.0.0:9443\"]\nallowed_clients = \
+                 [\"spiffe://example.org/a\", \"spiffe://example.org/a\"]\n";
+    let err = parse(twice).unwrap_err().to_string();
+    assert!(err.contains("allowed_clients[1]"), "{err}");
+}
+
+#[test]
+fn tls_listeners_are_ip_and_port_only_and_not_shared_with_plaintext() {
+    let allowed = "allowed_clients = [\"spiffe://example.org/a\"]\n";
+    for listen in ["\"unix:/run/seam.sock\"", "\"9443\"", "\"127.0.0.1:9191\""] {
+        let text = format!("[server.tls]\nlisten = [{listen}]\n{allowed}");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("server.tls.listen"), "{listen}: {err}");
+    }
+    let err = parse(&format!("[server.tls]\nlisten = []\n{allowed}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server.tls.listen"), "{err}");
+}
+
+#[test]
+fn tls_alone_may_replace_the_plaintext_listener() {
+    let text = format!("[server]\nlisten = []\n{TLS}");
+    let config = parse(&text).unwrap();
+    assert!(config.server.listen.is_empty());
+
+    let err = parse("[server]\nlisten = []\n").unwrap_err().to_string();
+    assert!(err.contains("server.listen"), "{err}");
+}
+
+#[test]
+fn half_an_own_svid_names_the_missing_key() {
+    let err = parse("[identity]\nsvid_cert = \"a.pem\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity.svid_key"), "{err}");
+    let err = parse("[identity]\nsvid_key = \"k.pem\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity.svid_cert"), "{err}");
+}
+
+#[test]
+fn the_identity_source_is_files_or_workload_api() {
+    let config = parse(
+        "[identity]\nsource = \"workload_api\"\n\
+         workload_api_socket = \"unix:///run/spire/agent/sockets/agent.sock\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.identity.source, IdentitySource::WorkloadApi);
+    assert_eq!(
+        config.identity.workload_api_socket.as_deref(),
+        Some("unix:///run/spire/agent/sockets/agent.sock")
+    );
+
+    let err = parse("[identity]\nsource = \"spire\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity.source"), "{err}");
+    let err = parse("[identity]\nworkload_api_socket = \"/run/agent.sock\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity.workload_api_socket"), "{err}");
+    let err = parse(&format!("[identity]\nsource = \"workload_api\"\n{SVID}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity.svid_cert"), "{err}");
+}
+
+#[test]
+fn tls_with_the_workload_api_needs_no_svid_files() {
+    let text = format!("{TLS}{BUNDLE}[identity]\nsource = \"workload_api\"\n");
+    assert!(parse(&text).is_ok());
+}
+
 #[test]
 fn without_a_telemetry_table_no_span_is_exported() {
     let config = parse("").unwrap();

@@ -1,8 +1,9 @@
 //! Trust material: one bundle of root certificates per trust domain, and a
 //! pool of intermediates that may complete a path.
 //!
-//! Loaded once at start (or on reload) from operator files, before any
-//! request is answered. During verification the leaf's trust domain picks
+//! Loaded at start from operator files, before any request is answered,
+//! and replaced whole while seam runs when those files change (see
+//! [`super::material`]). During verification the leaf's trust domain picks
 //! its bundle, and only that bundle's roots can end a path: a CA trusted for
 //! one domain can never vouch for another domain's identities.
 
@@ -83,6 +84,18 @@ pub struct TrustBundles {
     domains: BTreeMap<String, Vec<StoredCert>>,
 }
 
+/// The trust material verification reads, replaced as one: the bundles
+/// and the intermediate pool. A verifier holds it behind an `Arc` and
+/// swaps the whole set, so a verification in progress sees one consistent
+/// set from start to end.
+#[derive(Debug, Clone, Default)]
+pub struct TrustSet {
+    /// Root certificates per trust domain.
+    pub bundles: TrustBundles,
+    /// Intermediates that may complete a path.
+    pub intermediates: IntermediatePool,
+}
+
 /// Intermediate CA certificates that may complete a path. They are never
 /// trust anchors: a path through them must still end at a bundle root.
 #[derive(Debug, Clone, Default)]
@@ -95,12 +108,26 @@ impl TrustBundles {
     /// certificates or a SPIFFE bundle (JWK set); the format is detected from
     /// the content. Errors name the file.
     pub fn load(domains: &[(String, PathBuf)]) -> Result<TrustBundles, BundleError> {
-        let mut bundles = TrustBundles::default();
+        let mut read = Vec::with_capacity(domains.len());
         for (name, path) in domains {
-            let bytes = read_file(path)?;
-            let origin = path.display().to_string();
-            let roots = parse_bundle(&bytes).map_err(|reason| BundleError::Invalid {
-                origin: origin.clone(),
+            read.push((name.as_str(), path.display().to_string(), read_file(path)?));
+        }
+        let contents: Vec<(&str, &str, &[u8])> = read
+            .iter()
+            .map(|(name, origin, bytes)| (*name, origin.as_str(), bytes.as_slice()))
+            .collect();
+        TrustBundles::from_contents(&contents)
+    }
+
+    /// Builds bundles from files already read, given as trust domain, file
+    /// name (for messages) and contents, in either bundle format.
+    pub(crate) fn from_contents(
+        domains: &[(&str, &str, &[u8])],
+    ) -> Result<TrustBundles, BundleError> {
+        let mut bundles = TrustBundles::default();
+        for (name, origin, bytes) in domains {
+            let roots = parse_bundle(bytes).map_err(|reason| BundleError::Invalid {
+                origin: (*origin).to_owned(),
                 reason,
             })?;
             bundles.insert(name, roots)?;
@@ -159,11 +186,24 @@ impl TrustBundles {
 impl IntermediatePool {
     /// Loads intermediate CA certificates from PEM files. Errors name the file.
     pub fn load(files: &[PathBuf]) -> Result<Self, BundleError> {
-        let mut certs = Vec::new();
+        let mut read = Vec::with_capacity(files.len());
         for path in files {
-            let bytes = read_file(path)?;
-            let parsed = parse_pem_file(&bytes).map_err(|reason| BundleError::Invalid {
-                origin: path.display().to_string(),
+            read.push((path.display().to_string(), read_file(path)?));
+        }
+        let contents: Vec<(&str, &[u8])> = read
+            .iter()
+            .map(|(origin, bytes)| (origin.as_str(), bytes.as_slice()))
+            .collect();
+        IntermediatePool::from_contents(&contents)
+    }
+
+    /// Builds a pool from PEM files already read, given as file name (for
+    /// messages) and contents.
+    pub(crate) fn from_contents(files: &[(&str, &[u8])]) -> Result<Self, BundleError> {
+        let mut certs = Vec::new();
+        for (origin, bytes) in files {
+            let parsed = parse_pem_file(bytes).map_err(|reason| BundleError::Invalid {
+                origin: (*origin).to_owned(),
                 reason,
             })?;
             certs.extend(parsed);
@@ -200,7 +240,8 @@ impl IntermediatePool {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, BundleError> {
+/// Reads a trust file whole, refusing files larger than any bundle could be.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, BundleError> {
     let read_error = |source| BundleError::Read {
         path: path.to_owned(),
         source,
