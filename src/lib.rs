@@ -28,6 +28,7 @@ pub mod request;
 pub mod sensitivity;
 pub mod server;
 pub mod token;
+pub mod trail;
 
 /// seam's own protobuf messages, compiled from `proto/` by `build.rs`.
 pub mod proto {

@@ -1,0 +1,523 @@
+//! Reading record files into a [`Trail`](super::Trail): which files a path
+//! stands for and in what order, and everything found on the way that an
+//! auditor must know about (cut-short lines, holes in the sequence, lost
+//! records, missing rotated files) gathered in a [`ReadReport`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::TrailError;
+use super::line::RawLine;
+use super::store::Store;
+use super::text::Sym;
+
+/// At most this many issues are listed; the rest are only counted.
+const MAX_ISSUES: usize = 10_000;
+
+/// What reading the files found besides the records.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReadReport {
+    /// The files read, in reading order.
+    pub files: Vec<FileRead>,
+    /// Decision records kept.
+    pub records: u64,
+    /// Instances whose lines were read, in order of first appearance.
+    pub instances: Vec<String>,
+    /// What a reader of the trail should know, in reading order.
+    pub issues: Vec<Issue>,
+    /// Issues beyond the listed ones.
+    pub issues_not_listed: u64,
+}
+
+/// One file read.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRead {
+    /// The path as found.
+    pub path: String,
+    /// Lines in the file, the cut-short last one included.
+    pub lines: u64,
+    /// Decision records kept from it.
+    pub records: u64,
+}
+
+/// Something found at one place in the files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    /// The file (for a missing file, the name it should have had).
+    pub file: String,
+    /// 1-based line number; 0 when the issue is about the whole file.
+    pub line: u64,
+    /// What was found.
+    #[serde(flatten)]
+    pub what: IssueKind,
+}
+
+/// What was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum IssueKind {
+    /// The last line of a file stops mid-record: the writer was interrupted.
+    #[error("last line is cut short (a write interrupted by a crash); skipped")]
+    Truncated,
+    /// A line that is not a record; skipped.
+    #[error("unreadable line skipped: {error}")]
+    Unparseable {
+        /// The JSON reader's complaint.
+        error: String,
+    },
+    /// A line of a kind this reader does not know; skipped.
+    #[error("line of unknown kind `{kind}` skipped")]
+    UnknownKind {
+        /// The line's `kind`.
+        kind: String,
+    },
+    /// Records carry a field this reader does not know (a newer writer);
+    /// the field is ignored, the records are kept.
+    #[error("field `{field}` unknown to this reader ignored ({lines} lines from here on)")]
+    UnknownField {
+        /// The field name.
+        field: String,
+        /// Lines of the file carrying it.
+        lines: u64,
+    },
+    /// A `gap` line: the writer could not write some decisions' records.
+    #[error("instance `{instance}` lost {lost} decision records here")]
+    Lost {
+        /// The instance that lost them.
+        instance: String,
+        /// How many.
+        lost: u64,
+    },
+    /// The instance's sequence skips numbers: lines are missing.
+    #[error("instance `{instance}`: seq jumps from {after} to {next}, {missing} lines missing")]
+    SeqGap {
+        /// The instance.
+        instance: String,
+        /// The last sequence number read before the hole.
+        after: u64,
+        /// The sequence number read after it.
+        next: u64,
+        /// Lines missing in between.
+        missing: u64,
+    },
+    /// The instance's sequence goes back: lines repeated or out of order.
+    #[error(
+        "instance `{instance}`: seq goes back from {after} to {next} (repeated or reordered lines)"
+    )]
+    SeqBackwards {
+        /// The instance.
+        instance: String,
+        /// The last sequence number read.
+        after: u64,
+        /// The smaller one that followed.
+        next: u64,
+    },
+    /// A rotated file between two present ones is missing.
+    #[error("rotated file is missing")]
+    MissingFile,
+    /// Retention removed the oldest segments, as a segment line says.
+    #[error("retention removed segments through {through}")]
+    Removed {
+        /// The highest removed segment number.
+        through: u64,
+    },
+    /// A second record with a decision id already read; skipped.
+    #[error("decision `{decision_id}` was already read; this copy skipped")]
+    Duplicate {
+        /// The repeated id.
+        decision_id: String,
+    },
+    /// A record whose time is not RFC 3339; kept, without a time.
+    #[error("unreadable time `{time}`; record kept without a time")]
+    BadTime {
+        /// The time as written.
+        time: String,
+    },
+    /// One file holds lines from several instances.
+    #[error(
+        "lines from instances {instances} interleaved; each instance's seq followed separately"
+    )]
+    Interleaved {
+        /// The instances, in order of appearance, as a list of quoted names.
+        instances: String,
+    },
+}
+
+/// A file name split into its stem and rotation number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Name {
+    dir: PathBuf,
+    stem: String,
+    /// `None` for the active file, which is read after its rotated ones.
+    segment: Option<u64>,
+}
+
+impl Name {
+    fn of(path: &Path) -> Name {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let base = file.strip_suffix(".jsonl").unwrap_or(&file);
+        let (stem, segment) = match base.rsplit_once('.') {
+            Some((stem, digits))
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                (stem.to_string(), digits.parse().ok())
+            }
+            _ => (base.to_string(), None),
+        };
+        Name { dir, stem, segment }
+    }
+
+    /// Sort key: rotated files by number, then the active file.
+    fn order(&self) -> (&Path, &str, u64) {
+        (&self.dir, &self.stem, self.segment.unwrap_or(u64::MAX))
+    }
+}
+
+/// The files `paths` stand for, in reading order: a folder stands for its
+/// `*.jsonl` files; rotated files come before their active file.
+pub(crate) fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrailError> {
+    let mut found = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| TrailError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            found.push(path.clone());
+            continue;
+        }
+
+        let entries = std::fs::read_dir(path).map_err(|source| TrailError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let before = found.len();
+        for entry in entries.flatten() {
+            let entry_path = entry.path();
+            let is_jsonl = entry_path.extension().is_some_and(|e| e == "jsonl");
+            if is_jsonl && entry_path.is_file() {
+                found.push(entry_path);
+            }
+        }
+        if found.len() == before {
+            return Err(TrailError::NoRecordFiles {
+                path: path.display().to_string(),
+            });
+        }
+    }
+
+    let mut named: Vec<(Name, PathBuf)> = found.into_iter().map(|p| (Name::of(&p), p)).collect();
+    named.sort_by(|a, b| a.0.order().cmp(&b.0.order()).then_with(|| a.1.cmp(&b.1)));
+    let mut seen = std::collections::HashSet::new();
+    named.retain(|(_, path)| seen.insert(std::fs::canonicalize(path).unwrap_or(path.clone())));
+    Ok(named.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Reading state across files: sequence numbers per instance and the report.
+pub(crate) struct Reader<'s> {
+    store: &'s mut Store,
+    pub(crate) report: ReadReport,
+    last_seq: HashMap<Sym, u64>,
+    instances_seen: Vec<Sym>,
+    /// Highest segment retention removed, per stem.
+    removed: HashMap<String, u64>,
+}
+
+/// Per-file bookkeeping.
+#[derive(Default)]
+struct FileState {
+    instances: Vec<Sym>,
+    interleaved_at: u64,
+    unknown: BTreeMap<String, (u64, u64)>,
+}
+
+impl<'s> Reader<'s> {
+    pub(crate) fn new(store: &'s mut Store) -> Reader<'s> {
+        Reader {
+            store,
+            report: ReadReport::default(),
+            last_seq: HashMap::new(),
+            instances_seen: Vec::new(),
+            removed: HashMap::new(),
+        }
+    }
+
+    /// Reads every line of `path` into the store.
+    pub(crate) fn read_file(&mut self, path: &Path) -> Result<(), TrailError> {
+        let unreadable = |source| TrailError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = File::open(path).map_err(unreadable)?;
+        let shown = path.display().to_string();
+        let file_index = self.store.add_file(shown.clone());
+        let mut input = BufReader::with_capacity(1 << 20, file);
+        let mut buf = Vec::with_capacity(4096);
+        let mut state = FileState::default();
+        let mut number = 0u64;
+        let before = self.report.records;
+
+        loop {
+            buf.clear();
+            let read = input.read_until(b'\n', &mut buf).map_err(unreadable)?;
+            if read == 0 {
+                break;
+            }
+            number += 1;
+            let complete = buf.last() == Some(&b'\n');
+            let line = trim(&buf);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match RawLine::parse(line) {
+                Ok(raw) => self.take(raw, file_index, &shown, number, &mut state),
+                Err(_) if !complete => self.issue(&shown, number, IssueKind::Truncated),
+                Err(error) => self.issue(
+                    &shown,
+                    number,
+                    IssueKind::Unparseable {
+                        error: error.to_string(),
+                    },
+                ),
+            }
+        }
+
+        self.finish_file(&shown, &state);
+        self.report.files.push(FileRead {
+            path: shown,
+            lines: number,
+            records: self.report.records - before,
+        });
+        Ok(())
+    }
+
+    fn take(
+        &mut self,
+        raw: RawLine<'_>,
+        file: u32,
+        shown: &str,
+        number: u64,
+        state: &mut FileState,
+    ) {
+        let instance = self.store.strings.intern(raw.instance.as_str());
+        self.follow_instance(instance, number, state);
+        if let Some(seq) = raw.seq {
+            self.follow_seq(instance, seq, shown, number);
+        }
+        for field in &raw.unknown {
+            let entry = state.unknown.entry(field.clone()).or_insert((number, 0));
+            entry.1 += 1;
+        }
+
+        match raw.kind.as_str() {
+            "" | "decision" => self.take_decision(&raw, file, shown, number),
+            "gap" => {
+                let what = IssueKind::Lost {
+                    instance: raw.instance.as_str().to_string(),
+                    lost: raw.lost,
+                };
+                self.issue(shown, number, what);
+            }
+            "segment" => {
+                if raw.removed_through > 0 {
+                    let stem = Name::of(Path::new(shown)).stem;
+                    let removed = self.removed.entry(stem).or_default();
+                    *removed = (*removed).max(raw.removed_through);
+                    let what = IssueKind::Removed {
+                        through: raw.removed_through,
+                    };
+                    self.issue(shown, number, what);
+                }
+            }
+            other => {
+                let what = IssueKind::UnknownKind {
+                    kind: other.to_string(),
+                };
+                self.issue(shown, number, what);
+            }
+        }
+    }
+
+    fn take_decision(&mut self, raw: &RawLine<'_>, file: u32, shown: &str, number: u64) {
+        let line = u32::try_from(number).unwrap_or(u32::MAX);
+        match self.store.push(raw, file, line) {
+            Ok(()) => self.report.records += 1,
+            Err(super::store::Refused::Duplicate) => {
+                let what = IssueKind::Duplicate {
+                    decision_id: raw.decision_id.as_str().to_string(),
+                };
+                self.issue(shown, number, what);
+            }
+            Err(super::store::Refused::BadTime) => {
+                self.report.records += 1;
+                let what = IssueKind::BadTime {
+                    time: raw.time.as_str().to_string(),
+                };
+                self.issue(shown, number, what);
+            }
+        }
+    }
+
+    fn follow_instance(&mut self, instance: Sym, number: u64, state: &mut FileState) {
+        if !self.instances_seen.contains(&instance) {
+            self.instances_seen.push(instance);
+            let name = self.store.strings.get(instance).to_string();
+            self.report.instances.push(name);
+        }
+        if !state.instances.contains(&instance) {
+            if state.instances.len() == 1 {
+                state.interleaved_at = number;
+            }
+            state.instances.push(instance);
+        }
+    }
+
+    fn follow_seq(&mut self, instance: Sym, seq: u64, shown: &str, number: u64) {
+        let name = || self.store.strings.get(instance).to_string();
+        let what = match self.last_seq.get(&instance) {
+            Some(&after) if seq > after.saturating_add(1) => Some(IssueKind::SeqGap {
+                instance: name(),
+                after,
+                next: seq,
+                missing: seq - after - 1,
+            }),
+            Some(&after) if seq <= after => Some(IssueKind::SeqBackwards {
+                instance: name(),
+                after,
+                next: seq,
+            }),
+            _ => None,
+        };
+        self.last_seq.insert(instance, seq);
+        if let Some(what) = what {
+            self.issue(shown, number, what);
+        }
+    }
+
+    fn finish_file(&mut self, shown: &str, state: &FileState) {
+        for (field, (first, lines)) in &state.unknown {
+            let what = IssueKind::UnknownField {
+                field: field.clone(),
+                lines: *lines,
+            };
+            self.issue(shown, *first, what);
+        }
+        if state.instances.len() > 1 {
+            let instances = state
+                .instances
+                .iter()
+                .map(|s| format!("`{}`", self.store.strings.get(*s)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.issue(
+                shown,
+                state.interleaved_at,
+                IssueKind::Interleaved { instances },
+            );
+        }
+    }
+
+    /// After every file: rotated files missing between present ones.
+    pub(crate) fn check_missing_files(&mut self, read: &[PathBuf]) {
+        let mut by_stem: BTreeMap<(PathBuf, String), Vec<u64>> = BTreeMap::new();
+        for path in read {
+            let name = Name::of(path);
+            if let Some(segment) = name.segment {
+                by_stem
+                    .entry((name.dir, name.stem))
+                    .or_default()
+                    .push(segment);
+            }
+        }
+        for ((dir, stem), segments) in by_stem {
+            let removed = self.removed.get(&stem).copied().unwrap_or(0);
+            for pair in segments.windows(2) {
+                for missing in pair[0] + 1..pair[1] {
+                    if missing <= removed {
+                        continue;
+                    }
+                    let file = dir.join(format!("{stem}.{missing:06}.jsonl"));
+                    self.issue(&file.display().to_string(), 0, IssueKind::MissingFile);
+                }
+            }
+        }
+    }
+
+    fn issue(&mut self, file: &str, line: u64, what: IssueKind) {
+        if self.report.issues.len() >= MAX_ISSUES {
+            self.report.issues_not_listed += 1;
+            return;
+        }
+        self.report.issues.push(Issue {
+            file: file.to_string(),
+            line,
+            what,
+        });
+    }
+}
+
+/// The line without its line ending.
+fn trim(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_files_are_read_in_number_order_before_the_active_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "decisions.jsonl",
+            "decisions.000010.jsonl",
+            "decisions.000002.jsonl",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let read = files(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = read
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "decisions.000002.jsonl",
+                "decisions.000010.jsonl",
+                "decisions.jsonl"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_folder_without_record_files_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = files(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(matches!(error, TrailError::NoRecordFiles { .. }));
+        assert!(
+            error
+                .to_string()
+                .contains(&dir.path().display().to_string())
+        );
+    }
+
+    #[test]
+    fn the_same_file_named_twice_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("decisions.jsonl");
+        std::fs::write(&file, "").unwrap();
+        let read = files(&[file.clone(), dir.path().to_path_buf()]).unwrap();
+        assert_eq!(read.len(), 1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Queries over hand-written record lines.
