@@ -5,13 +5,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::TrailError;
 use super::line::RawLine;
+use super::parse::{self, Failure};
 use super::store::Store;
 use super::text::Sym;
 
@@ -256,39 +256,39 @@ impl<'s> Reader<'s> {
             path: path.display().to_string(),
             source,
         };
-        let file = File::open(path).map_err(unreadable)?;
+        let mut file = File::open(path).map_err(unreadable)?;
         let shown = path.display().to_string();
         let file_index = self.store.add_file(shown.clone());
-        let mut input = BufReader::with_capacity(1 << 20, file);
-        let mut buf = Vec::with_capacity(4096);
         let mut state = FileState::default();
-        let mut number = 0u64;
+        let mut pending = Vec::new();
+        let mut number = 1u64;
         let before = self.report.records;
 
         loop {
-            buf.clear();
-            let read = input.read_until(b'\n', &mut buf).map_err(unreadable)?;
-            if read == 0 {
+            let (whole, at_end) =
+                parse::next_block(&mut file, &mut pending, parse::BLOCK).map_err(unreadable)?;
+            let block = &pending[..whole];
+            let ends_cleanly = block.last() == Some(&b'\n');
+            for parsed in parse::parse_block(block, number, ends_cleanly) {
+                let line = parsed.number;
+                match parsed.outcome {
+                    Ok(raw) => self.take(raw, file_index, &shown, line, &mut state),
+                    Err(Failure::Truncated) => self.issue(&shown, line, IssueKind::Truncated),
+                    Err(Failure::Unparseable(error)) => {
+                        self.issue(&shown, line, IssueKind::Unparseable { error })
+                    }
+                }
+            }
+            number += parse::count_lines(block);
+            if at_end {
+                if !ends_cleanly && !block.is_empty() {
+                    number += 1;
+                }
                 break;
             }
-            number += 1;
-            let complete = buf.last() == Some(&b'\n');
-            let line = trim(&buf);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match RawLine::parse(line) {
-                Ok(raw) => self.take(raw, file_index, &shown, number, &mut state),
-                Err(_) if !complete => self.issue(&shown, number, IssueKind::Truncated),
-                Err(error) => self.issue(
-                    &shown,
-                    number,
-                    IssueKind::Unparseable {
-                        error: error.to_string(),
-                    },
-                ),
-            }
+            pending.drain(..whole);
         }
+        let number = number - 1;
 
         self.finish_file(&shown, &state);
         self.report.files.push(FileRead {
@@ -462,12 +462,6 @@ impl<'s> Reader<'s> {
             what,
         });
     }
-}
-
-/// The line without its line ending.
-fn trim(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
