@@ -229,6 +229,9 @@ pub(crate) struct Reader<'s> {
     instances_seen: Vec<Sym>,
     /// Highest segment retention removed, per stem.
     removed: HashMap<String, u64>,
+    /// The segment number a file's first segment line gives it (the active
+    /// file's name carries none).
+    opened_as: HashMap<String, u64>,
 }
 
 /// Per-file bookkeeping.
@@ -247,6 +250,7 @@ impl<'s> Reader<'s> {
             last_seq: HashMap::new(),
             instances_seen: Vec::new(),
             removed: HashMap::new(),
+            opened_as: HashMap::new(),
         }
     }
 
@@ -327,6 +331,11 @@ impl<'s> Reader<'s> {
                 self.issue(shown, number, what);
             }
             "segment" => {
+                if raw.segment > 0 {
+                    self.opened_as
+                        .entry(shown.to_string())
+                        .or_insert(raw.segment);
+                }
                 if raw.removed_through > 0 {
                     let stem = Name::of(Path::new(shown)).stem;
                     let removed = self.removed.entry(stem).or_default();
@@ -425,19 +434,23 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// After every file: rotated files missing between present ones.
+    /// After every file: rotated files missing between present ones (the
+    /// active file counts with the number its segment line gives it).
     pub(crate) fn check_missing_files(&mut self, read: &[PathBuf]) {
         let mut by_stem: BTreeMap<(PathBuf, String), Vec<u64>> = BTreeMap::new();
         for path in read {
             let name = Name::of(path);
-            if let Some(segment) = name.segment {
+            let opened_as = self.opened_as.get(&path.display().to_string()).copied();
+            if let Some(segment) = name.segment.or(opened_as) {
                 by_stem
                     .entry((name.dir, name.stem))
                     .or_default()
                     .push(segment);
             }
         }
-        for ((dir, stem), segments) in by_stem {
+        for ((dir, stem), mut segments) in by_stem {
+            segments.sort_unstable();
+            segments.dedup();
             let removed = self.removed.get(&stem).copied().unwrap_or(0);
             for pair in segments.windows(2) {
                 for missing in pair[0] + 1..pair[1] {
