@@ -153,22 +153,26 @@ fn record(txn: u64, hop: usize, denied: bool) -> DecisionRecord {
 /// identity denial every 25 transactions, a gap line every 100,000 lines.
 fn generate(path: &Path) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut prev = [0u8; 32];
+    // Each instance has its own sequence and hash chain.
+    let mut chains = [(0u64, [0u8; 32]); 2];
     let mut line = Vec::with_capacity(2048);
-    let mut seq = 0u64;
+    let mut written = 0u64;
     let mut txn = 0u64;
 
     let mut emit = |body: Vec<u8>, out: &mut std::io::BufWriter<std::fs::File>| {
-        seq += 1;
+        let instance = usize::from(body.windows(8).any(|w| w == b"\"seam-b\""));
+        let (seq, prev) = &mut chains[instance];
+        *seq += 1;
         line.clear();
         line.extend_from_slice(
-            format!("{{\"seq\":{seq},\"prev_hash\":\"{}\",", hex::encode(prev)).as_bytes(),
+            format!("{{\"seq\":{seq},\"prev_hash\":\"{}\",", hex::encode(*prev)).as_bytes(),
         );
         line.extend_from_slice(&body[1..]);
-        prev = Sha256::digest(&line).into();
+        *prev = Sha256::digest(&line).into();
         out.write_all(&line).unwrap();
         out.write_all(b"\n").unwrap();
-        seq
+        written += 1;
+        written
     };
 
     'all: loop {
@@ -210,6 +214,10 @@ fn trail(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("decisions.jsonl");
     generate(&path);
+    if let Ok(keep) = std::env::var("TRAIL_BENCH_KEEP") {
+        std::fs::copy(&path, keep).unwrap();
+        return;
+    }
     let size = std::fs::metadata(&path).unwrap().len();
     eprintln!("trail bench: {LINES} lines, {} MiB", size / (1 << 20));
 
@@ -226,6 +234,9 @@ fn trail(c: &mut Criterion) {
         loaded.len(),
         report.issues.len()
     );
+    for issue in report.issues.iter().take(3) {
+        eprintln!("trail bench: line {}: {}", issue.line, issue.what);
+    }
     let asked = uuid(2, 150_000 * 4 + 1);
     assert_eq!(loaded.transactions(&asked)[0].hops, 3);
     group.measurement_time(Duration::from_secs(5));

@@ -1,7 +1,11 @@
-//! Record files parsed a block at a time, the block's lines split between
-//! threads: parsing JSON is most of the cost of loading a trail, and the
-//! lines are independent until they are indexed, which stays in order on
-//! one thread.
+//! Record files read a block at a time and cut into numbered lines, each
+//! parsed where it lies in the block (no copy per line).
+//!
+//! Parsing JSON is most of the cost of loading a trail. Splitting a block's
+//! lines between two threads was tried and measured slower on the shared
+//! two-core machine this was built on (the parsed lines had to be held until
+//! indexed, in order, on one thread), so lines are parsed and indexed in one
+//! pass.
 
 use std::io::Read;
 
@@ -9,16 +13,6 @@ use super::line::RawLine;
 
 /// Bytes read from a file per block.
 pub(crate) const BLOCK: u64 = 16 << 20;
-
-/// Blocks with fewer lines than this are parsed on the calling thread.
-const PARALLEL_FROM: usize = 256;
-
-/// One non-blank line of a block and what parsing it gave.
-pub(crate) struct Parsed<'a> {
-    /// 1-based line number in the file.
-    pub(crate) number: u64,
-    pub(crate) outcome: Result<RawLine<'a>, Failure>,
-}
 
 /// Why a line gave no record.
 #[derive(Debug)]
@@ -50,11 +44,15 @@ pub(crate) fn next_block(
     Ok((whole, false))
 }
 
-/// Parses the lines of `block`, whose first line is number `first`. When
-/// `ends_cleanly` is false the last line has no line break: the file ends
-/// inside it.
-pub(crate) fn parse_block(block: &[u8], first: u64, ends_cleanly: bool) -> Vec<Parsed<'_>> {
-    let mut lines: Vec<(u64, &[u8], bool)> = Vec::new();
+/// Calls `each` with the number and parse of every non-blank line of
+/// `block`, whose first line is number `first`. When `ends_cleanly` is false
+/// the last line has no line break: the file ends inside it.
+pub(crate) fn each_line<'a>(
+    block: &'a [u8],
+    first: u64,
+    ends_cleanly: bool,
+    mut each: impl FnMut(u64, Result<RawLine<'a>, Failure>),
+) {
     let mut number = first;
     let mut rest = block;
     while !rest.is_empty() {
@@ -64,48 +62,16 @@ pub(crate) fn parse_block(block: &[u8], first: u64, ends_cleanly: bool) -> Vec<P
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !line.iter().all(u8::is_ascii_whitespace) {
-            lines.push((number, line, complete));
+            let outcome = match RawLine::parse(line) {
+                Ok(raw) => Ok(raw),
+                Err(_) if !complete => Err(Failure::Truncated),
+                Err(error) => Err(Failure::Unparseable(error.to_string())),
+            };
+            each(number, outcome);
         }
         number += 1;
         rest = next;
     }
-
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || lines.len() < PARALLEL_FROM {
-        return lines.iter().map(|&l| parse_one(l)).collect();
-    }
-    let share = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut parts = lines.chunks(share);
-        let mine = parts.next().unwrap_or_default();
-        let workers: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(|&l| parse_one(l)).collect::<Vec<_>>()))
-            .collect();
-        let mut parsed: Vec<Parsed<'_>> = mine.iter().map(|&l| parse_one(l)).collect();
-        for worker in workers {
-            match worker.join() {
-                Ok(more) => parsed.extend(more),
-                // A worker cannot panic short of a bug in the JSON reader;
-                // should it, its lines are reported rather than lost.
-                Err(_) => parsed.extend(lines.iter().skip(parsed.len()).take(share).map(
-                    |&(number, _, _)| Parsed {
-                        number,
-                        outcome: Err(Failure::Unparseable("the parsing thread failed".into())),
-                    },
-                )),
-            }
-        }
-        parsed
-    })
-}
-
-fn parse_one((number, line, complete): (u64, &[u8], bool)) -> Parsed<'_> {
-    let outcome = match RawLine::parse(line) {
-        Ok(raw) => Ok(raw),
-        Err(_) if !complete => Err(Failure::Truncated),
-        Err(error) => Err(Failure::Unparseable(error.to_string())),
-    };
-    Parsed { number, outcome }
 }
 
 /// Line breaks in `bytes`: how far the line numbers advance past a block.
@@ -117,33 +83,31 @@ pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    fn numbers(parsed: &[Parsed<'_>]) -> Vec<(u64, bool)> {
-        parsed
-            .iter()
-            .map(|p| (p.number, p.outcome.is_ok()))
-            .collect()
+    fn parse_all(block: &[u8], first: u64, ends_cleanly: bool) -> Vec<(u64, bool)> {
+        let mut seen = Vec::new();
+        each_line(block, first, ends_cleanly, |number, outcome| {
+            seen.push((number, outcome.is_ok()))
+        });
+        seen
     }
 
     #[test]
-    fn lines_split_across_threads_come_back_in_file_order() {
+    fn lines_are_numbered_in_file_order_blank_ones_counted_not_parsed() {
         let mut text = String::new();
         for i in 0..1000 {
             if i == 500 {
-                text.push_str("garbage\n\n");
+                text.push_str("garbage\n\r\n");
             }
             text.push_str(&format!(
-                "{{\"kind\":\"decision\",\"decision_id\":\"d{i}\"}}\n"
+                "{{\"kind\":\"decision\",\"decision_id\":\"d{i}\"}}\r\n"
             ));
         }
-        let parsed = parse_block(text.as_bytes(), 1, true);
-        assert_eq!(parsed.len(), 1001);
-        let got = numbers(&parsed);
+        let got = parse_all(text.as_bytes(), 1, true);
+        assert_eq!(got.len(), 1001);
         assert_eq!(got[499], (500, true));
         assert_eq!(got[500], (501, false));
-        // The blank line 502 is skipped but still counted.
         assert_eq!(got[501], (503, true));
-        let last = parsed.last().unwrap().outcome.as_ref().unwrap();
-        assert_eq!(last.decision_id.as_str(), "d999");
+        assert_eq!(got[1000], (1002, true));
     }
 
     #[test]
@@ -162,8 +126,11 @@ mod tests {
 
         let (whole, at_end) = next_block(&mut input, &mut pending, 20).unwrap();
         assert!(at_end);
-        let parsed = parse_block(&pending[..whole], 3, false);
-        assert!(matches!(parsed[0].outcome, Err(Failure::Truncated)));
+        let mut failures = Vec::new();
+        each_line(&pending[..whole], 3, false, |number, outcome| {
+            failures.push((number, matches!(outcome, Err(Failure::Truncated))))
+        });
+        assert_eq!(failures, [(3, true)]);
         assert_eq!(count_lines(&pending[..whole]), 0);
     }
 }

@@ -273,16 +273,13 @@ impl<'s> Reader<'s> {
                 parse::next_block(&mut file, &mut pending, parse::BLOCK).map_err(unreadable)?;
             let block = &pending[..whole];
             let ends_cleanly = block.last() == Some(&b'\n');
-            for parsed in parse::parse_block(block, number, ends_cleanly) {
-                let line = parsed.number;
-                match parsed.outcome {
-                    Ok(raw) => self.take(raw, file_index, &shown, line, &mut state),
-                    Err(Failure::Truncated) => self.issue(&shown, line, IssueKind::Truncated),
-                    Err(Failure::Unparseable(error)) => {
-                        self.issue(&shown, line, IssueKind::Unparseable { error })
-                    }
+            parse::each_line(block, number, ends_cleanly, |line, outcome| match outcome {
+                Ok(raw) => self.take(raw, file_index, &shown, line, &mut state),
+                Err(Failure::Truncated) => self.issue(&shown, line, IssueKind::Truncated),
+                Err(Failure::Unparseable(error)) => {
+                    self.issue(&shown, line, IssueKind::Unparseable { error })
                 }
-            }
+            });
             number += parse::count_lines(block);
             if at_end {
                 if !ends_cleanly && !block.is_empty() {
