@@ -114,7 +114,12 @@ fn record(txn: u64, hop: usize, denied: bool) -> DecisionRecord {
         policy_evaluated: true,
         policy_set_version: "3f2a1b9c".repeat(8),
         latency_us: 180,
-        instance: if txn % 2 == 0 { "seam-a" } else { "seam-b" }.into(),
+        instance: if txn.is_multiple_of(2) {
+            "seam-a"
+        } else {
+            "seam-b"
+        }
+        .into(),
         kind: "decision".into(),
         credential: "none".into(),
         ..Default::default()
@@ -183,7 +188,7 @@ fn generate(path: &Path) {
                 break 'all;
             }
         }
-        if txn % 25 == 0 {
+        if txn.is_multiple_of(25) {
             let mut refused = record(txn, 0, true);
             refused.decision_id = uuid(5, txn);
             refused.caller = None;
@@ -194,7 +199,7 @@ fn generate(path: &Path) {
                 break;
             }
         }
-        if txn % 33_000 == 0 {
+        if txn.is_multiple_of(33_000) {
             let gap = Gap {
                 kind: "gap".into(),
                 time: time(txn / 40, 0),

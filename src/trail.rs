@@ -15,6 +15,7 @@
 
 mod audit;
 mod line;
+mod parse;
 mod read;
 pub mod render;
 mod store;

@@ -144,15 +144,12 @@ impl Store {
             },
             strings,
         );
-        let inbound = match &raw.inbound_token {
-            Some(t) => Some(Inbound {
-                jti: Id::intern(t.jti.as_str(), strings),
-                parent: Id::intern(t.parent_decision_id.as_str(), strings),
-                depth: t.depth.unwrap_or(0),
-                chain: self.list(t.chain.as_deref().unwrap_or_default()),
-            }),
-            None => None,
-        };
+        let inbound = raw.inbound_token.as_ref().map(|t| Inbound {
+            jti: Id::intern(t.jti.as_str(), &mut self.strings),
+            parent: Id::intern(t.parent_decision_id.as_str(), &mut self.strings),
+            depth: t.depth.unwrap_or(0),
+            chain: self.list(t.chain.as_deref().unwrap_or_default()),
+        });
 
         let strings = &mut self.strings;
         let rec = Rec {
