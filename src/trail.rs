@@ -18,6 +18,7 @@ mod line;
 mod parse;
 mod read;
 pub mod render;
+mod report;
 mod store;
 mod text;
 mod txn;
@@ -26,7 +27,7 @@ mod view;
 use std::path::PathBuf;
 
 pub use audit::{DenialGroup, Denials, GroupBy, StaleToken, UnusedToken, parse_bound};
-pub use read::{FileRead, Issue, IssueKind, ReadReport};
+pub use report::{FileRead, Issue, IssueKind, ReadReport};
 pub use txn::{IdKind, Orphan, Transaction, TxnNode};
 pub use view::{Hop, InboundView, MintedView};
 

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::audit::{Denials, StaleToken, UnusedToken};
-use super::read::ReadReport;
+use super::report::ReadReport;
 use super::txn::{Transaction, TxnNode};
 use super::view::Hop;
 
