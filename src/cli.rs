@@ -7,6 +7,7 @@ mod explain;
 mod serve;
 mod test;
 mod token;
+mod trail;
 mod validate;
 
 pub use check::{Answer, answer};
@@ -55,6 +56,9 @@ enum Command {
     Validate(validate::Args),
     /// Run a policy folder's test cases (`*.test.toml`) through the decision path
     Test(test::Args),
+    /// Follow transactions, workloads and tokens through the decision records
+    #[command(subcommand)]
+    Trail(trail::Command),
 }
 
 /// Runs the parsed command line.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(command) => token::run(command),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test::run(args),
+        Command::Trail(command) => trail::run(command),
     }
 }
 

@@ -11,7 +11,8 @@
 //! [`token`] again (a task-scoped token minted on allow) → [`record`] (the
 //! decision trail) → back to [`authz`], which turns every outcome into the
 //! `CheckResponse` Envoy expects. [`admin`] serves health, metrics and the
-//! published keys beside it.
+//! published keys beside it. After the fact, [`trail`] reads the records back
+//! to follow a transaction's delegated authority from hop to hop.
 
 pub mod admin;
 pub mod authoring;
@@ -31,6 +32,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
+pub mod trail;
 
 /// seam's own protobuf messages, compiled from `proto/` by `build.rs`.
 pub mod proto {
