@@ -17,6 +17,7 @@ mod audit;
 mod line;
 mod read;
 pub mod render;
+pub mod serve;
 mod store;
 mod text;
 mod txn;
