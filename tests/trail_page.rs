@@ -15,7 +15,10 @@
 )]
 
 #[path = "decision_path/support.rs"]
-#[allow(dead_code, reason = "shared with other test crates; this one uses part of it")]
+#[allow(
+    dead_code,
+    reason = "shared with other test crates; this one uses part of it"
+)]
 pub mod support;
 
 mod trail_page {

@@ -53,7 +53,11 @@ pub async fn screenshot(url: &str, to: &Path, width: u32, height: u32) {
     tokio::task::spawn_blocking(move || run(&args))
         .await
         .unwrap();
-    assert!(to.exists(), "chromium wrote no screenshot to `{}`", to.display());
+    assert!(
+        to.exists(),
+        "chromium wrote no screenshot to `{}`",
+        to.display()
+    );
 }
 
 /// Runs Chromium with `args` after the common flags; its standard output.

@@ -87,7 +87,11 @@ fn jti(record: &Value) -> String {
 #[tokio::test]
 async fn the_checkout_renders_as_three_hop_nodes_joined_by_two_token_edges() {
     let example = example();
-    let [origin, charge, entry] = [&example.checkout[0], &example.checkout[1], &example.checkout[2]];
+    let [origin, charge, entry] = [
+        &example.checkout[0],
+        &example.checkout[1],
+        &example.checkout[2],
+    ];
     let txn = text(origin, "/token/txn");
     let dom = dump_dom(&deep_link(&serve().await, txn)).await;
 
@@ -114,7 +118,7 @@ async fn the_checkout_renders_as_three_hop_nodes_joined_by_two_token_edges() {
             ),
             format!("by {}", text(record, "/determining_policies/0")),
             format!("policy set {}", text(record, "/policy_set_version")),
-            format!("minted jti {}", &text(record, "/token/jti")[..12]),
+            format!("minted {}", &text(record, "/token/jti")[..12]),
         ] {
             assert!(node.text.contains(&line), "`{line}` not in {node:?}");
         }
@@ -173,12 +177,17 @@ async fn the_denials_panel_groups_every_denial_by_reason_and_links_to_its_transa
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     for reason in reasons {
         assert!(
-            dom.contains(&format!("<h3 class=\"reason\">\u{2717} {reason} <span class=\"count\">\u{d7}1</span></h3>")),
+            dom.contains(&format!(
+                "<h3 class=\"reason\">\u{2717} {reason} <span class=\"count\">\u{d7}1</span></h3>"
+            )),
             "no group for `{reason}`: {dom}"
         );
     }
     let refused = text(&example.refused[2], "/decision_id");
-    assert!(dom.contains(&format!("<a href=\"#/txn/{refused}\">")), "{dom}");
+    assert!(
+        dom.contains(&format!("<a href=\"#/txn/{refused}\">")),
+        "{dom}"
+    );
     assert!(dom.contains(" decision records from 1 file"), "{dom}");
 }
 
@@ -211,13 +220,23 @@ async fn record_text_carrying_markup_is_shown_as_text_and_never_run() {
     assert_eq!(nodes[0].class, "node deny");
     let request = format!("POST {INJECTED_HOST}{INJECTED_PATH}");
     assert!(nodes[0].text.contains(&request), "{:?}", nodes[0]);
-    let escaped = request.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escaped = request
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     assert!(dom.contains(&format!("<td>{escaped}</td>")), "{dom}");
 
-    assert_eq!(dom.matches("<img").count(), 0, "markup became elements: {dom}");
+    assert_eq!(
+        dom.matches("<img").count(),
+        0,
+        "markup became elements: {dom}"
+    );
     assert_eq!(dom.matches("<script").count(), 1, "{dom}");
     assert!(dom.contains("<title>seam trail</title>"));
-    assert!(!dom.contains("data-pwned=\"yes\""), "the injected handler ran");
+    assert!(
+        !dom.contains("data-pwned=\"yes\""),
+        "the injected handler ran"
+    );
     assert!(!dom.contains("<b>"));
 }
 
@@ -225,9 +244,16 @@ async fn record_text_carrying_markup_is_shown_as_text_and_never_run() {
 async fn a_spiffe_id_finds_every_transaction_the_workload_called_in() {
     let example = example();
     let dom = dump_dom(&deep_link(&serve().await, ORDERS)).await;
-    for record in [&example.checkout[1], &example.refused[1], &example.orphaned[1]] {
+    for record in [
+        &example.checkout[1],
+        &example.refused[1],
+        &example.orphaned[1],
+    ] {
         let txn = text(record, "/token/txn");
-        assert!(dom.contains(&format!("<h2>Transaction {txn}</h2>")), "{txn}: {dom}");
+        assert!(
+            dom.contains(&format!("<h2>Transaction {txn}</h2>")),
+            "{txn}: {dom}"
+        );
     }
     assert!(dom.contains("found by spiffe id"));
 }

@@ -112,7 +112,12 @@ fn post_entry(token: Option<&str>) -> RequestFile {
 async fn send(seam: &mut Seam, file: &RequestFile, expected: (i32, i32)) -> Option<String> {
     let caller = file.caller.clone().unwrap();
     let response = seam.check_as(file, &seam.pki.leaf(&caller)).await;
-    assert_eq!(outcome(&response), expected, "{:?}", seam::cli::answer(&response));
+    assert_eq!(
+        outcome(&response),
+        expected,
+        "{:?}",
+        seam::cli::answer(&response)
+    );
     (expected == ALLOW).then(|| minted_token(&response))
 }
 
@@ -178,7 +183,10 @@ async fn write() -> Example {
 /// Removes the line of `record` from the file, as a lost rotated file
 /// would.
 fn remove_line(file: &Path, record: &Value) {
-    let id = format!("\"decision_id\":\"{}\"", record["decision_id"].as_str().unwrap());
+    let id = format!(
+        "\"decision_id\":\"{}\"",
+        record["decision_id"].as_str().unwrap()
+    );
     let text = std::fs::read_to_string(file).unwrap();
     let kept: String = text
         .lines()
@@ -237,5 +245,8 @@ pub fn deep_link(page: &str, id: &str) -> String {
 
 /// A field of a record as text.
 pub fn text<'a>(record: &'a Value, pointer: &str) -> &'a str {
-    record.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    record
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }

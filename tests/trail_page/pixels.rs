@@ -25,9 +25,8 @@ pub struct Area {
 impl Image {
     /// Reads a PNG as Chromium writes it (8-bit RGB or RGBA).
     pub fn read(path: &Path) -> Image {
-        let decoder = png::Decoder::new(std::io::BufReader::new(
-            std::fs::File::open(path).unwrap(),
-        ));
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
         let mut reader = decoder.read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
@@ -47,7 +46,10 @@ impl Image {
 
     /// Pixels within `tolerance` of `colour` on each channel.
     pub fn count(&self, colour: Rgb, tolerance: u8) -> usize {
-        self.rgb.iter().filter(|p| near(**p, colour, tolerance)).count()
+        self.rgb
+            .iter()
+            .filter(|p| near(**p, colour, tolerance))
+            .count()
     }
 
     /// Pixels within `tolerance` of `colour` inside `area`.

@@ -13,7 +13,7 @@ use super::pixels::{Area, Image, hex};
 
 const WIDTH: u32 = 1440;
 const HEIGHT: u32 = 980;
-/// A node is 430×150 px; its fill, less the text on it, is well above this.
+/// A node is 470×150 px; its fill, less the text on it, is well above this.
 const NODE_FILL_MIN: usize = 30_000;
 
 #[tokio::test]
@@ -24,7 +24,10 @@ async fn the_refused_checkout_is_drawn_as_three_boxes_and_two_edges_with_the_den
     let png = shot.path().join("trail-page.png");
     screenshot(&deep_link(&serve().await, txn), &png, WIDTH, HEIGHT).await;
     let image = Image::read(&png);
-    assert_eq!((image.width, image.height), (WIDTH as usize, HEIGHT as usize));
+    assert_eq!(
+        (image.width, image.height),
+        (WIDTH as usize, HEIGHT as usize)
+    );
 
     // Two allowed hops and one denied, origin at the top.
     let allowed = image.areas(hex("#e3f4e5"), NODE_FILL_MIN);
@@ -35,7 +38,7 @@ async fn the_refused_checkout_is_drawn_as_three_boxes_and_two_edges_with_the_den
     assert!(first.bottom < second.top && second.bottom < refused.top);
     for node in [first, second, refused] {
         let (width, height) = (node.right - node.left, node.bottom - node.top);
-        assert!((420..=432).contains(&width), "{node:?}");
+        assert!((460..=472).contains(&width), "{node:?}");
         assert!((140..=152).contains(&height), "{node:?}");
     }
 
@@ -48,7 +51,7 @@ async fn the_refused_checkout_is_drawn_as_three_boxes_and_two_edges_with_the_den
         right: refused.right + 4,
         bottom: refused.bottom + 4,
     };
-    assert!(image.count_in(hex("#c62828"), 8, &border) > 2 * (430 + 150) * 2);
+    assert!(image.count_in(hex("#c62828"), 8, &border) > 2 * (470 + 150) * 2);
     assert!(image.count_in(hex("#2e7d32"), 8, &border) == 0);
 
     // Two edges between the rows, inside the graph: the edge colour fills
@@ -73,7 +76,10 @@ async fn the_refused_checkout_is_drawn_as_three_boxes_and_two_edges_with_the_den
     }
     let everywhere = image.count(edge, 8);
     let inside = image.count_in(edge, 8, &graph);
-    assert!(inside * 10 >= everywhere * 9, "{inside} of {everywhere} edge pixels in the graph");
+    assert!(
+        inside * 10 >= everywhere * 9,
+        "{inside} of {everywhere} edge pixels in the graph"
+    );
 
     if std::env::var("SEAM_WRITE_SCREENSHOT").is_ok_and(|v| v == "1") {
         let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs");

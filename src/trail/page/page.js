@@ -9,13 +9,13 @@
 
 (function () {
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const NODE_W = 430;
+  const NODE_W = 470;
   const NODE_H = 150;
   const GAP_X = 40;
   const GAP_Y = 84;
   const PAD = 16;
   const LINE = 17;
-  const CHARS = 58;
+  const CHARS = 62;
   const DENIALS_PER_REASON = 5;
 
   let graphs = 0;
@@ -223,8 +223,8 @@
       ? hop.determining_policies.join(", ")
       : "no determining policy";
     const minted = hop.minted
-      ? "minted jti " + short(hop.minted.jti) + " for " + hop.minted.holder.replace(/^spiffe:\/\/[^/]*/, "") +
-        " until " + when(hop.minted.expires).slice(11)
+      ? "minted " + short(hop.minted.jti) + " \u2192 " + hop.minted.holder.replace(/^spiffe:\/\/[^/]*/, "") +
+        " exp " + when(hop.minted.expires).slice(11)
       : "minted no token";
     const lines = [
       [mark, "mark"],

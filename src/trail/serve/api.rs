@@ -63,7 +63,7 @@ pub(super) async fn who(State(source): State<Arc<Source>>, uri: Uri) -> Response
     };
     let (since, until) = match (bound(&params, "since"), bound(&params, "until")) {
         (Ok(since), Ok(until)) => (since, until),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(message), _) | (_, Err(message)) => return error(StatusCode::BAD_REQUEST, &message),
     };
     with(&source, |snapshot| {
         let hops = snapshot.trail.who(spiffe_id, since, until);
@@ -121,7 +121,7 @@ pub(super) async fn denials(State(source): State<Arc<Source>>, uri: Uri) -> Resp
     };
     let since = match bound(&params, "since") {
         Ok(since) => since,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     with(&source, |snapshot| {
         let found = snapshot.trail.denials(by, since, limit);
@@ -138,13 +138,14 @@ async fn with(source: &Source, answer: impl FnOnce(&Snapshot) -> Response) -> Re
     }
 }
 
-/// A time bound parameter, absent when not given.
-fn bound(params: &HashMap<String, String>, name: &str) -> Result<Option<SystemTime>, Response> {
+/// A time bound parameter, absent when not given; the message when it is
+/// not a time.
+fn bound(params: &HashMap<String, String>, name: &str) -> Result<Option<SystemTime>, String> {
     match params.get(name).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(value) => parse_bound(value, SystemTime::now())
             .map(Some)
-            .map_err(|failure| error(StatusCode::BAD_REQUEST, &failure.to_string())),
+            .map_err(|failure| failure.to_string()),
     }
 }
 
