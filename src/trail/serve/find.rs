@@ -85,6 +85,10 @@ pub fn find(trail: &Trail, id: &str, limit: usize) -> Option<Found> {
         if transactions.len() > limit {
             break;
         }
+        let known = hop.minted.as_ref().is_some_and(|m| seen.contains(&m.txn));
+        if known {
+            continue;
+        }
         for txn in trail.transactions(&hop.decision_id) {
             let key = if txn.txn.is_empty() {
                 hop.decision_id.clone()
