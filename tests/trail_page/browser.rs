@@ -32,8 +32,9 @@ pub fn chromium() -> PathBuf {
 
 /// The page at `url` after its script ran, as serialised HTML.
 pub async fn dump_dom(url: &str) -> String {
+    let binary = chromium();
     let url = url.to_string();
-    let out = tokio::task::spawn_blocking(move || run(&["--dump-dom".into(), url]))
+    let out = tokio::task::spawn_blocking(move || run(&binary, &["--dump-dom".into(), url]))
         .await
         .unwrap();
     assert!(
@@ -50,7 +51,8 @@ pub async fn screenshot(url: &str, to: &Path, width: u32, height: u32) {
         format!("--window-size={width},{height}"),
         url.to_string(),
     ];
-    tokio::task::spawn_blocking(move || run(&args))
+    let binary = chromium();
+    tokio::task::spawn_blocking(move || run(&binary, &args))
         .await
         .unwrap();
     assert!(
@@ -61,14 +63,13 @@ pub async fn screenshot(url: &str, to: &Path, width: u32, height: u32) {
 }
 
 /// Runs Chromium with `args` after the common flags; its standard output.
-fn run(args: &[String]) -> String {
-    let binary = chromium();
+fn run(binary: &Path, args: &[String]) -> String {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let profile = tempfile::tempdir().unwrap();
     let out_file = profile.path().join("stdout");
     let err_file = profile.path().join("stderr");
 
-    let mut command = Command::new(&binary);
+    let mut command = Command::new(binary);
     command
         .args([
             "--headless",
