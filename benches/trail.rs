@@ -172,7 +172,13 @@ fn generate(path: &Path) {
         line.extend_from_slice(
             format!("{{\"seq\":{seq},\"prev_hash\":\"{}\",", hex::encode(*prev)).as_bytes(),
         );
-        line.extend_from_slice(&body[1..]);
+        // The record types carry `seq` and `prev_hash` too; drop their
+        // empty values so each line names them once, first.
+        let body = String::from_utf8(body).unwrap();
+        let body = body
+            .replace(",\"seq\":0", "")
+            .replace(",\"prev_hash\":\"\"", "");
+        line.extend_from_slice(&body.as_bytes()[1..]);
         *prev = Sha256::digest(&line).into();
         out.write_all(&line).unwrap();
         out.write_all(b"\n").unwrap();
@@ -205,6 +211,7 @@ fn generate(path: &Path) {
                 time: time(txn / 40, 0),
                 lost: 3,
                 instance: "seam-a".into(),
+                ..Gap::default()
             };
             if emit(serde_json::to_vec(&gap).unwrap(), &mut out) >= LINES {
                 break;

@@ -19,6 +19,7 @@ mod parse;
 mod read;
 pub mod render;
 mod report;
+pub mod serve;
 mod store;
 mod text;
 mod txn;
