@@ -13,6 +13,7 @@
 //! ([`Trail::stale`]) and recent denials ([`Trail::denials`]). Every result
 //! is `Serialize`; [`render`] draws them for a terminal.
 
+pub mod drift;
 mod audit;
 mod line;
 mod read;
