@@ -8,6 +8,7 @@ mod serve;
 mod test;
 mod token;
 mod trail;
+pub mod trail_drift;
 mod validate;
 
 pub use check::{Answer, answer};

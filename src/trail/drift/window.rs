@@ -23,7 +23,7 @@ pub struct WindowView {
     pub since: String,
     /// Last instant included.
     pub until: String,
-    /// Its length, as `7d`, `36h`, `90m` or `45s`.
+    /// Its length, as `7d`, `36h`, `90m` or `45s` (`ms` below a second).
     pub length: String,
 }
 
@@ -110,7 +110,7 @@ fn shown_length(length: Duration) -> String {
     if length.subsec_nanos() != 0 || seconds == 0 {
         return format!("{}ms", length.as_millis());
     }
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
         if seconds % size == 0 {
             return format!("{}{unit}", seconds / size);
         }
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn lengths_print_in_the_largest_exact_unit() {
-        assert_eq!(shown_length(Duration::from_secs(604_800)), "1w");
+        assert_eq!(shown_length(Duration::from_secs(1_209_600)), "14d");
         assert_eq!(shown_length(Duration::from_secs(86_400 * 3)), "3d");
         assert_eq!(shown_length(Duration::from_secs(5400)), "90m");
         assert_eq!(shown_length(Duration::from_secs(61)), "61s");
