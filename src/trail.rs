@@ -13,8 +13,8 @@
 //! ([`Trail::stale`]) and recent denials ([`Trail::denials`]). Every result
 //! is `Serialize`; [`render`] draws them for a terminal.
 
-pub mod drift;
 mod audit;
+pub mod drift;
 mod line;
 mod read;
 pub mod render;

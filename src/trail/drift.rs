@@ -21,8 +21,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use render::text;
 pub use grid::{Grid, RuleSpec, STANDARD_METHODS, Target, rules_from_config, schema_methods};
+pub use render::text;
 pub use usage::Tuple;
 pub use window::{Window, WindowView, parse_length};
 
@@ -34,7 +34,9 @@ use crate::policy::{LoadError, load_dir};
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
     /// `--window` is not a whole number of `s`, `m`, `h`, `d` or `w`.
-    #[error("`{value}` is not a window length: use a whole number with `s`, `m`, `h`, `d` or `w` (`7d`)")]
+    #[error(
+        "`{value}` is not a window length: use a whole number with `s`, `m`, `h`, `d` or `w` (`7d`)"
+    )]
     BadLength {
         /// The value as given.
         value: String,
@@ -242,7 +244,13 @@ impl Trail {
         for (caller, mut usage) in current {
             self.fill_services(usage.samples.iter_mut().map(|s| &mut s.request));
             let before = previous.get(&caller);
-            workloads.push(report::workload(&mut prober, &grid, &caller, &usage, before)?);
+            workloads.push(report::workload(
+                &mut prober,
+                &grid,
+                &caller,
+                &usage,
+                before,
+            )?);
             prober.forget_tokens();
         }
 

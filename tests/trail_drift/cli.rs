@@ -43,7 +43,10 @@ async fn a_window_with_traffic_reports_and_an_empty_one_exits_one() {
 
 #[test]
 fn bad_windows_and_unreadable_records_are_usage_errors() {
-    assert_eq!(run(args(&["/nonexistent/records.jsonl"])), ExitCode::from(2));
+    assert_eq!(
+        run(args(&["/nonexistent/records.jsonl"])),
+        ExitCode::from(2)
+    );
     assert_eq!(
         run(args(&["/nonexistent/records.jsonl", "--window", "7y"])),
         ExitCode::from(2)

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use seam::config::{Config, EMBEDDED};
 use seam::trail::Trail;
-use seam::trail::drift::{DriftInput, DriftReport, UnusedGrant, Window, WorkloadDrift, rules_from_config};
+use seam::trail::drift::{
+    DriftInput, DriftReport, UnusedGrant, Window, WorkloadDrift, rules_from_config,
+};
 
 use super::traffic::*;
 
@@ -16,9 +18,17 @@ use super::traffic::*;
 const READ_WRITE: [&str; 7] = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 /// The shipped intents and none.
 const INTENTS: [&str; 8] = [
-    "", "browse", "checkout", "refund", "support", "settle", "reconcile", "export",
+    "",
+    "browse",
+    "checkout",
+    "refund",
+    "support",
+    "settle",
+    "reconcile",
+    "export",
 ];
-const CHAIN: &str = "spiffe://example.org/ns/shop/sa/frontend > spiffe://example.org/ns/shop/sa/orders";
+const CHAIN: &str =
+    "spiffe://example.org/ns/shop/sa/frontend > spiffe://example.org/ns/shop/sa/orders";
 
 type Flat = BTreeSet<(String, String, String, String, String, Vec<String>)>;
 
@@ -28,8 +38,11 @@ fn drift(recorded: &Recorded, policies: &Path) -> DriftReport {
     let (trail, report) = Trail::load(std::slice::from_ref(&recorded.records)).unwrap();
     assert!(report.issues.is_empty(), "{:?}", report.issues);
 
-    let window = Window::new(recorded.boundary, recorded.boundary + Duration::from_secs(3600))
-        .unwrap();
+    let window = Window::new(
+        recorded.boundary,
+        recorded.boundary + Duration::from_secs(3600),
+    )
+    .unwrap();
     trail
         .drift(&DriftInput {
             config: &config,
@@ -72,8 +85,22 @@ fn flat(groups: &[UnusedGrant]) -> Flat {
     out
 }
 
-fn row(m: &str, d: &str, s: &str, i: &str, via: &str, policy: &str) -> (String, String, String, String, String, Vec<String>) {
-    (m.into(), d.into(), s.into(), i.into(), via.into(), vec![policy.to_string()])
+fn row(
+    m: &str,
+    d: &str,
+    s: &str,
+    i: &str,
+    via: &str,
+    policy: &str,
+) -> (String, String, String, String, String, Vec<String>) {
+    (
+        m.into(),
+        d.into(),
+        s.into(),
+        i.into(),
+        via.into(),
+        vec![policy.to_string()],
+    )
 }
 
 #[tokio::test]
@@ -83,7 +110,11 @@ async fn unused_grants_are_what_the_policy_text_grants_less_what_was_done() {
 
     // Only callers with decisions in the window; the support agent was
     // active only in the previous one, and the ledger never called anyone.
-    let seen: Vec<&str> = report.workloads.iter().map(|w| w.workload.as_str()).collect();
+    let seen: Vec<&str> = report
+        .workloads
+        .iter()
+        .map(|w| w.workload.as_str())
+        .collect();
     assert_eq!(seen, [PAYMENTS, FRONTEND, ORDERS]);
 
     // frontend-manages-orders: read and write on the orders group, for
@@ -99,7 +130,14 @@ async fn unused_grants_are_what_the_policy_text_grants_less_what_was_done() {
                 if (m, s, i) != ("POST", "internal", "checkout")
                     && (m, s, i) != ("GET", "confidential", "support")
                 {
-                    expected.insert(row(m, "orders.shop.svc", s, i, "direct", "frontend-manages-orders"));
+                    expected.insert(row(
+                        m,
+                        "orders.shop.svc",
+                        s,
+                        i,
+                        "direct",
+                        "frontend-manages-orders",
+                    ));
                 }
             }
         }
@@ -140,7 +178,10 @@ async fn unused_grants_are_what_the_policy_text_grants_less_what_was_done() {
         ])
     );
     assert_eq!(payments.unused.len(), 2, "{:#?}", payments.unused);
-    assert_eq!(payments.unused[0].sensitivities, ["confidential", "restricted"]);
+    assert_eq!(
+        payments.unused[0].sensitivities,
+        ["confidential", "restricted"]
+    );
 }
 
 #[tokio::test]
@@ -170,7 +211,10 @@ async fn deeper_chains_new_sensitivities_and_quiet_workloads_are_reported_as_the
 
     assert!(report.workloads.iter().all(|w| w.workload != AGENT));
     assert_eq!(report.grid.methods.len(), 9);
-    assert_eq!(report.grid.points_per_workload, 9 * report.grid.targets.len() * 4 * 8);
+    assert_eq!(
+        report.grid.points_per_workload,
+        9 * report.grid.targets.len() * 4 * 8
+    );
 }
 
 #[tokio::test]
@@ -179,7 +223,10 @@ async fn a_use_the_tightened_policies_would_deny_is_listed_with_both_policy_sets
     let policies = recorded.policies("tightened");
     let shop = policies.join("shop.cedar");
     let text = std::fs::read_to_string(&shop).unwrap();
-    let tightened = text.replace("context.sensitivity_level <= 2", "context.sensitivity_level <= 1");
+    let tightened = text.replace(
+        "context.sensitivity_level <= 2",
+        "context.sensitivity_level <= 1",
+    );
     assert_ne!(text, tightened);
     std::fs::write(&shop, tightened).unwrap();
 
@@ -188,7 +235,11 @@ async fn a_use_the_tightened_policies_would_deny_is_listed_with_both_policy_sets
     assert_eq!(frontend.now_denied.len(), 1, "{:#?}", frontend.now_denied);
     let denied = &frontend.now_denied[0];
     assert_eq!(
-        (denied.tuple.method.as_str(), denied.tuple.sensitivity.as_str(), denied.path.as_str()),
+        (
+            denied.tuple.method.as_str(),
+            denied.tuple.sensitivity.as_str(),
+            denied.path.as_str()
+        ),
         ("GET", "confidential", "/v1/customers/42")
     );
     assert_eq!(denied.allowed_by, ["frontend-manages-orders"]);
@@ -197,6 +248,11 @@ async fn a_use_the_tightened_policies_would_deny_is_listed_with_both_policy_sets
     assert_ne!(denied.allowed_under, report.policy_set_version);
 
     // Internal stays granted, confidential no longer is.
-    assert!(frontend.unused.iter().all(|g| g.sensitivities == ["internal"]));
+    assert!(
+        frontend
+            .unused
+            .iter()
+            .all(|g| g.sensitivities == ["internal"])
+    );
     assert!(workload(&report, ORDERS).now_denied.is_empty());
 }

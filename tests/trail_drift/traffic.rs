@@ -84,7 +84,12 @@ async fn allowed(seam: &mut Seam, file: &RequestFile) -> String {
 /// returns the token payments holds.
 async fn checkout(seam: &mut Seam) -> String {
     let place = declaring(
-        hop(FRONTEND, "POST", "https://orders.shop.svc/v1/orders", ORDERS),
+        hop(
+            FRONTEND,
+            "POST",
+            "https://orders.shop.svc/v1/orders",
+            ORDERS,
+        ),
         "checkout",
     );
     let t1 = allowed(seam, &place).await;
@@ -113,12 +118,22 @@ pub async fn record() -> Recorded {
 
     checkout(&mut seam).await;
     let settle = declaring(
-        hop(PAYMENTS, "POST", "https://ledger.finance.svc/v1/entries", LEDGER),
+        hop(
+            PAYMENTS,
+            "POST",
+            "https://ledger.finance.svc/v1/entries",
+            LEDGER,
+        ),
         "settle",
     );
     allowed(&mut seam, &settle).await;
     let status = declaring(
-        hop(AGENT, "GET", "https://orders.shop.svc/v1/orders/7/status", ORDERS),
+        hop(
+            AGENT,
+            "GET",
+            "https://orders.shop.svc/v1/orders/7/status",
+            ORDERS,
+        ),
         "support",
     );
     allowed(&mut seam, &status).await;
@@ -129,12 +144,22 @@ pub async fn record() -> Recorded {
 
     let t2 = checkout(&mut seam).await;
     let entry = carrying(
-        hop(PAYMENTS, "POST", "https://ledger.finance.svc/v1/entries", LEDGER),
+        hop(
+            PAYMENTS,
+            "POST",
+            "https://ledger.finance.svc/v1/entries",
+            LEDGER,
+        ),
         &t2,
     );
     allowed(&mut seam, &entry).await;
     let profile = declaring(
-        hop(FRONTEND, "GET", "https://orders.shop.svc/v1/customers/42", ORDERS),
+        hop(
+            FRONTEND,
+            "GET",
+            "https://orders.shop.svc/v1/customers/42",
+            ORDERS,
+        ),
         "support",
     );
     allowed(&mut seam, &profile).await;

@@ -183,7 +183,10 @@ fn targets(destinations: &BTreeMap<String, Vec<Request>>, rules: &[RuleSpec]) ->
     for rule in rules {
         let prefix = rule.path_prefix.as_deref().unwrap_or("/");
         let covered = targets.iter().any(|t| {
-            let by_host = rule.host.as_deref().is_some_and(|h| host_matches(h, &t.host));
+            let by_host = rule
+                .host
+                .as_deref()
+                .is_some_and(|h| host_matches(h, &t.host));
             let by_service = rule.service.as_deref().is_some_and(|s| s == t.service);
             (by_host || by_service) && under(prefix, &t.path)
         });
@@ -213,7 +216,10 @@ fn rule_host(rule: &RuleSpec) -> Option<String> {
             Some(suffix) => Some(format!("{}.{suffix}", rule.name.to_ascii_lowercase())),
             None => Some(host),
         },
-        None => rule.service.as_ref().map(|_| rule.name.to_ascii_lowercase()),
+        None => rule
+            .service
+            .as_ref()
+            .map(|_| rule.name.to_ascii_lowercase()),
     }
 }
 
@@ -252,7 +258,8 @@ fn kept_labels(classifier: &Classifier, labels: &[String], target: &Target) -> V
     let mut seen = BTreeSet::new();
     let mut kept = Vec::new();
     for (index, label) in labels.iter().enumerate() {
-        let Ok(result) = classifier.classify(Some(label), &target.host, &target.service, &target.path)
+        let Ok(result) =
+            classifier.classify(Some(label), &target.host, &target.service, &target.path)
         else {
             continue;
         };

@@ -13,7 +13,10 @@ pub fn text(report: &DriftReport) -> String {
     let _ = writeln!(
         out,
         "window {} .. {} ({}), compared with {} .. {}",
-        report.window.since, report.window.until, report.window.length, report.previous.since,
+        report.window.since,
+        report.window.until,
+        report.window.length,
+        report.previous.since,
         report.previous.until
     );
     let _ = writeln!(out, "policy set {}", report.policy_set_version);
@@ -88,8 +91,8 @@ fn unused_row(g: &UnusedGrant) -> Vec<String> {
         g.destination.clone(),
         format!("at {}", g.sensitivities.join(",")),
         format!("for {}", intents.join(",")),
-        via(&g.via),
         format!("by {}", g.policies.join(", ")),
+        via(&g.via),
     ]
 }
 
@@ -105,7 +108,11 @@ fn denied_row(d: &NowDenied) -> Vec<String> {
         format!("at {}", d.tuple.sensitivity),
         format!("for {}", intent(&d.tuple.intent)),
         format!("{}x, last {}", d.count, d.last),
-        format!("allowed under {} by {}", d.allowed_under, d.allowed_by.join(", ")),
+        format!(
+            "allowed under {} by {}",
+            d.allowed_under,
+            d.allowed_by.join(", ")
+        ),
         format!("now {} {denied_by}", d.reason_now),
     ]
 }
@@ -123,18 +130,10 @@ fn changes(out: &mut String, c: &Changes) {
         );
     }
     if !c.new_sensitivities.is_empty() {
-        let _ = writeln!(
-            out,
-            "  new sensitivity: {}",
-            c.new_sensitivities.join(", ")
-        );
+        let _ = writeln!(out, "  new sensitivity: {}", c.new_sensitivities.join(", "));
     }
     if !c.new_destinations.is_empty() {
-        let _ = writeln!(
-            out,
-            "  new destination: {}",
-            c.new_destinations.join(", ")
-        );
+        let _ = writeln!(out, "  new destination: {}", c.new_destinations.join(", "));
     }
 }
 

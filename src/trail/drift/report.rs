@@ -141,8 +141,8 @@ fn now_denied(
     let mut denied = Vec::new();
     for sample in &usage.samples {
         let tuple = &sample.tuple;
-        let declared = (sample.chain.is_none() && !tuple.intent.is_empty())
-            .then_some(tuple.intent.as_str());
+        let declared =
+            (sample.chain.is_none() && !tuple.intent.is_empty()).then_some(tuple.intent.as_str());
         let ask = Ask {
             method: &tuple.method,
             host: &sample.request.host,
@@ -250,14 +250,16 @@ pub(super) fn group(unused: Vec<(Tuple, String, Vec<String>)>, grid: &Grid) -> V
 
     let names = |set: Ranked| set.into_iter().map(|(_, name)| name).collect();
     rows.into_iter()
-        .map(|(destination, via, policies, methods, sensitivities, intents)| UnusedGrant {
-            destination,
-            methods: names(methods),
-            sensitivities: names(sensitivities),
-            intents: names(intents),
-            via,
-            policies,
-        })
+        .map(
+            |(destination, via, policies, methods, sensitivities, intents)| UnusedGrant {
+                destination,
+                methods: names(methods),
+                sensitivities: names(sensitivities),
+                intents: names(intents),
+                via,
+                policies,
+            },
+        )
         .collect()
 }
 

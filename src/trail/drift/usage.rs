@@ -101,7 +101,13 @@ impl Usage {
 /// replaced by `{id}`, so `/v1/orders/7` and `/v1/orders/8` are one shape.
 pub(crate) fn path_shape(path: &str) -> String {
     path.split('/')
-        .map(|segment| if names_an_item(segment) { "{id}" } else { segment })
+        .map(|segment| {
+            if names_an_item(segment) {
+                "{id}"
+            } else {
+                segment
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -148,7 +154,9 @@ impl Trail {
 
             let chain = rec.inbound.map(|inbound| {
                 let workloads = self.store.texts(inbound.chain);
-                let depth = inbound.depth.max(u32::try_from(workloads.len()).unwrap_or(0));
+                let depth = inbound
+                    .depth
+                    .max(u32::try_from(workloads.len()).unwrap_or(0));
                 usage.max_depth = usage.max_depth.max(depth);
                 ChainContext {
                     workloads,

@@ -14,6 +14,9 @@ use crate::trail::text::format_time;
 pub struct Window {
     since: i64,
     until: i64,
+    /// Nanoseconds from `since` to `until`; the previous window keeps it
+    /// although it ends one nanosecond before this one starts.
+    length: i64,
 }
 
 /// A window as printed: RFC 3339 ends and the length.
@@ -37,7 +40,11 @@ impl Window {
                 until: format_time(until),
             });
         }
-        Ok(Window { since, until })
+        Ok(Window {
+            since,
+            until,
+            length: until - since,
+        })
     }
 
     /// The `length` of time ending at `until`.
@@ -52,10 +59,10 @@ impl Window {
 
     /// The window of the same length that ends just before this one starts.
     pub fn previous(&self) -> Window {
-        let length = self.until - self.since;
         Window {
-            since: self.since.saturating_sub(length),
+            since: self.since.saturating_sub(self.length),
             until: self.since.saturating_sub(1),
+            length: self.length,
         }
     }
 
@@ -66,7 +73,7 @@ impl Window {
 
     /// The window's length.
     pub fn length(&self) -> Duration {
-        Duration::from_nanos((self.until - self.since).unsigned_abs())
+        Duration::from_nanos(self.length.unsigned_abs())
     }
 
     /// The window as printed.
@@ -111,7 +118,7 @@ fn shown_length(length: Duration) -> String {
         return format!("{}ms", length.as_millis());
     }
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if seconds % size == 0 {
+        if seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }
@@ -143,7 +150,16 @@ mod tests {
         assert_eq!(parse_length("36h").unwrap(), Duration::from_secs(129_600));
         assert_eq!(parse_length("7d").unwrap(), Duration::from_secs(604_800));
         assert_eq!(parse_length("2w").unwrap(), Duration::from_secs(1_209_600));
-        for bad in ["", "7", "d", "7y", "0d", "-1d", "1.5d", "99999999999999999999w"] {
+        for bad in [
+            "",
+            "7",
+            "d",
+            "7y",
+            "0d",
+            "-1d",
+            "1.5d",
+            "99999999999999999999w",
+        ] {
             assert!(parse_length(bad).is_err(), "`{bad}` should be refused");
         }
     }
@@ -160,7 +176,8 @@ mod tests {
         let previous = window.previous();
         assert_eq!(previous.view().since, "2026-04-24T00:00:00Z");
         assert_eq!(previous.until, window.since - 1);
-        assert_eq!(previous.length(), Duration::from_secs(7 * 86_400) - Duration::from_nanos(1));
+        assert_eq!(previous.length(), Duration::from_secs(7 * 86_400));
+        assert_eq!(previous.view().length, "7d");
     }
 
     #[test]

@@ -36,7 +36,13 @@ fn the_shipped_configuration_names_five_rules() {
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,
-        ["orders", "customer-profiles", "payment-charges", "card-data", "finance"]
+        [
+            "orders",
+            "customer-profiles",
+            "payment-charges",
+            "card-data",
+            "finance"
+        ]
     );
     assert_eq!(rules[4].host.as_deref(), Some("*.finance.svc"));
     assert_eq!(rules[0].path_prefix, None);
@@ -44,8 +50,8 @@ fn the_shipped_configuration_names_five_rules() {
 
 #[test]
 fn the_shipped_schema_names_the_nine_http_methods_in_standard_order() {
-    let set = crate::policy::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
-        .unwrap();
+    let set =
+        crate::policy::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).unwrap();
     assert_eq!(schema_methods(&set), standard_methods());
 }
 
@@ -64,9 +70,21 @@ fn with_no_trail_every_rule_stands_for_its_destination() {
         shown(&grid),
         [
             ("orders.shop.svc", "/", "rule:orders"),
-            ("orders.shop.svc", "/v1/customers/example", "rule:customer-profiles"),
-            ("payments.payments.svc", "/v1/charges/example", "rule:payment-charges"),
-            ("payments.payments.svc", "/v1/cards/example", "rule:card-data"),
+            (
+                "orders.shop.svc",
+                "/v1/customers/example",
+                "rule:customer-profiles"
+            ),
+            (
+                "payments.payments.svc",
+                "/v1/charges/example",
+                "rule:payment-charges"
+            ),
+            (
+                "payments.payments.svc",
+                "/v1/cards/example",
+                "rule:card-data"
+            ),
             ("finance.finance.svc", "/", "rule:finance"),
         ]
         .map(|(h, p, f)| (h.to_string(), p.to_string(), f.to_string()))
@@ -93,7 +111,10 @@ fn labels_the_rules_override_are_not_sent() {
     // Orders is at least internal: `public` already gives internal, so
     // `internal` adds nothing. Customer profiles and charges are at least
     // confidential, card data restricted whatever the route says.
-    assert_eq!(grid.kept_labels, vec![vec![0, 2, 3], vec![0, 3], vec![0, 3], vec![0], vec![0, 3]]);
+    assert_eq!(
+        grid.kept_labels,
+        vec![vec![0, 2, 3], vec![0, 3], vec![0, 3], vec![0], vec![0, 3]]
+    );
     assert_eq!(grid.size(), 9 * 5 * 4 * 8);
     assert_eq!(grid.sent(), 9 * (3 + 2 + 2 + 1 + 2) * 8);
     assert_eq!(grid.sent_per_chain(), 9 * 10);
@@ -131,9 +152,21 @@ fn trail_requests_stand_for_their_destination_before_rules_do() {
             ("catalog.shop.svc", "/v1/items", "trail"),
             ("ledger.finance.svc", "/v1/entries", "trail"),
             ("orders.shop.svc", "/v1/orders/7", "trail"),
-            ("orders.shop.svc", "/v1/customers/example", "rule:customer-profiles"),
-            ("payments.payments.svc", "/v1/charges/example", "rule:payment-charges"),
-            ("payments.payments.svc", "/v1/cards/example", "rule:card-data"),
+            (
+                "orders.shop.svc",
+                "/v1/customers/example",
+                "rule:customer-profiles"
+            ),
+            (
+                "payments.payments.svc",
+                "/v1/charges/example",
+                "rule:payment-charges"
+            ),
+            (
+                "payments.payments.svc",
+                "/v1/cards/example",
+                "rule:card-data"
+            ),
         ]
         .map(|(h, p, f)| (h.to_string(), p.to_string(), f.to_string()))
     );
@@ -150,7 +183,10 @@ fn a_rule_host_is_exact_named_after_the_rule_for_a_suffix_and_absent_for_any() {
         service: service.map(String::from),
         path_prefix: None,
     };
-    assert_eq!(rule_host(&rule(Some("a.svc"), None)).as_deref(), Some("a.svc"));
+    assert_eq!(
+        rule_host(&rule(Some("a.svc"), None)).as_deref(),
+        Some("a.svc")
+    );
     assert_eq!(
         rule_host(&rule(Some("*.finance.svc"), None)).as_deref(),
         Some("ledger.finance.svc")

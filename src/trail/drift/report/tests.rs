@@ -10,7 +10,14 @@ fn shipped_grid() -> Grid {
         targets: Vec::new(),
         labels: strings(&["public", "internal", "confidential", "restricted"]),
         intents: strings(&[
-            "", "browse", "checkout", "refund", "support", "settle", "reconcile", "export",
+            "",
+            "browse",
+            "checkout",
+            "refund",
+            "support",
+            "settle",
+            "reconcile",
+            "export",
         ]),
         kept_labels: Vec::new(),
     }
@@ -28,7 +35,10 @@ fn tuple(method: &str, sensitivity: &str, intent: &str) -> Tuple {
 /// The frontend's grant on orders (read and write, up to confidential, any
 /// intent) less the two tuples it used.
 fn frontend_unused(grid: &Grid) -> Vec<(Tuple, String, Vec<String>)> {
-    let used = [tuple("POST", "internal", "checkout"), tuple("GET", "internal", "browse")];
+    let used = [
+        tuple("POST", "internal", "checkout"),
+        tuple("GET", "internal", "browse"),
+    ];
     let mut unused = Vec::new();
     for method in &grid.methods {
         for sensitivity in ["internal", "confidential"] {
@@ -51,7 +61,13 @@ fn unused_grants_group_into_four_rectangles_around_two_uses() {
     let all_methods = grid.methods.clone();
     let shown: Vec<(Vec<String>, Vec<String>, Vec<String>)> = groups
         .iter()
-        .map(|g| (g.methods.clone(), g.sensitivities.clone(), g.intents.clone()))
+        .map(|g| {
+            (
+                g.methods.clone(),
+                g.sensitivities.clone(),
+                g.intents.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         shown,
@@ -61,7 +77,11 @@ fn unused_grants_group_into_four_rectangles_around_two_uses() {
                 strings(&["internal"]),
                 strings(&["", "refund", "support", "settle", "reconcile", "export"]),
             ),
-            (all_methods.clone(), strings(&["confidential"]), grid.intents.clone()),
+            (
+                all_methods.clone(),
+                strings(&["confidential"]),
+                grid.intents.clone()
+            ),
             (
                 strings(&["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]),
                 strings(&["internal"]),
@@ -106,9 +126,21 @@ fn each_group_stands_for_exactly_the_product_of_its_lists() {
 fn grants_made_by_different_policies_stay_apart() {
     let grid = shipped_grid();
     let unused = vec![
-        (tuple("GET", "internal", ""), "direct".into(), strings(&["a"])),
-        (tuple("HEAD", "internal", ""), "direct".into(), strings(&["b"])),
-        (tuple("PUT", "internal", ""), "direct".into(), strings(&["a"])),
+        (
+            tuple("GET", "internal", ""),
+            "direct".into(),
+            strings(&["a"]),
+        ),
+        (
+            tuple("HEAD", "internal", ""),
+            "direct".into(),
+            strings(&["b"]),
+        ),
+        (
+            tuple("PUT", "internal", ""),
+            "direct".into(),
+            strings(&["a"]),
+        ),
     ];
     let groups = group(unused, &grid);
     assert_eq!(groups.len(), 2);
