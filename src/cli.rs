@@ -8,7 +8,9 @@ mod serve;
 mod test;
 mod token;
 mod trail;
+pub mod trail_drift;
 pub mod trail_serve;
+pub mod trail_verify;
 mod validate;
 
 pub use check::{Answer, answer};

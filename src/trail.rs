@@ -14,6 +14,7 @@
 //! is `Serialize`; [`render`] draws them for a terminal.
 
 mod audit;
+pub mod drift;
 mod line;
 mod parse;
 mod read;

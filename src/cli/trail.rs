@@ -62,9 +62,12 @@ pub enum Command {
         #[command(flatten)]
         input: Input,
     },
-    // The hash-chain check, `seam trail verify`, belongs to the record
-    // writer's chain and is added here as its own variant, with its arm in
-    // `run`, by the module that writes `seq` and `prev_hash`.
+    /// Check the records' hash chain: edited, removed, reordered or missing lines, and where
+    Verify(super::trail_verify::VerifyArgs),
+    /// Serve a local page over the records: transactions drawn as graphs, denials, search
+    Serve(super::trail_serve::ServeArgs),
+    /// Per workload, what its policies grant beside what it used: unused grants, deeper chains
+    Drift(super::trail_drift::DriftArgs),
 }
 
 /// Where the records are and how to print.
@@ -91,6 +94,9 @@ struct Envelope<'a, T: Serialize> {
 
 pub(super) fn run(command: Command) -> ExitCode {
     match command {
+        Command::Verify(args) => super::trail_verify::run(args),
+        Command::Serve(args) => super::trail_serve::run(args),
+        Command::Drift(args) => super::trail_drift::run(args),
         Command::Txn { id, input } => with_trail(&input, |trail, report| {
             let found = trail.transactions(&id);
             let text = render::transactions(&found);
