@@ -114,6 +114,9 @@ impl Authorizer {
         if self.recorder.refusing() {
             missing.push("the record sink is failing");
         }
+        if self.identity.own_svid_expired() {
+            missing.push("seam's own svid has expired");
+        }
         missing
     }
 

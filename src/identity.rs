@@ -179,6 +179,18 @@ impl IdentityVerifier {
         })
     }
 
+    /// Whether seam's own SVID in force has expired; false when there is
+    /// none. An mTLS listener serving an expired SVID is refused by every
+    /// client, so seam reports itself not ready.
+    pub fn own_svid_expired(&self) -> bool {
+        let now = self.clock.now();
+        self.material
+            .borrow()
+            .svid
+            .as_ref()
+            .is_some_and(|svid| svid.not_after() <= now)
+    }
+
     /// Verifies the caller described by `presented` and returns its identity.
     pub fn verify(
         &self,

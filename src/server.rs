@@ -24,7 +24,9 @@ use tonic_health::ServingStatus;
 use crate::authz::Authorizer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, IdentitySource, Listen};
-use crate::identity::material::{FileSources, FilesReloader, MaterialStore, watch_files};
+use crate::identity::material::{
+    FIRST_UPDATE_WAIT, FileSources, FilesReloader, MaterialStore, WorkloadReloader, watch_files,
+};
 use crate::identity::{IdentityVerifier, VerifierOptions};
 use crate::policy::PolicyStore;
 use crate::policy::watch::{self as policy_watch, PolicyReloader, Trigger, WatchSettings};
@@ -92,7 +94,7 @@ pub struct Server {
     config: Config,
     authorizer: Arc<Authorizer>,
     reloader: Arc<PolicyReloader>,
-    material: Arc<FilesReloader>,
+    material: MaterialSource,
     tls: Option<Arc<rustls::ServerConfig>>,
     writer: RecordWriter,
 }
@@ -261,7 +263,9 @@ impl Bound {
         self.server.reloader.reload(Trigger::Signal);
         self.server.authorizer.reload_shadow();
         reload_keys(&self.server.config, &self.server.authorizer);
-        self.server.material.reload("signal");
+        if let MaterialSource::Files(files) = &self.server.material {
+            files.reload("signal");
+        }
     }
 
     /// The admin port's address, when enabled.
@@ -360,7 +364,15 @@ impl Bound {
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             tracing::info!(address = %local, "serving the admin port over http");
-            let router = crate::admin::router(server.authorizer.clone(), server.reloader.clone());
+            let identity = crate::admin::Identity {
+                material: server.material.store().clone(),
+                agent: match &server.material {
+                    MaterialSource::WorkloadApi(agent) => Some(agent.clone()),
+                    MaterialSource::Files(_) => None,
+                },
+            };
+            let router =
+                crate::admin::router(server.authorizer.clone(), server.reloader.clone(), identity);
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
                 axum::serve(listener, router)
@@ -384,11 +396,13 @@ impl Bound {
                 stop_rx.clone(),
             ));
         }
-        background.spawn(watch_files(
-            server.material.clone(),
-            MATERIAL_POLL_INTERVAL,
-            stop_rx.clone(),
-        ));
+        let files = match &server.material {
+            MaterialSource::Files(files) => Some(files.clone()),
+            MaterialSource::WorkloadApi(_) => None,
+        };
+        if let Some(files) = files.clone() {
+            background.spawn(watch_files(files, MATERIAL_POLL_INTERVAL, stop_rx.clone()));
+        }
         background.spawn(track_health(
             server.authorizer.clone(),
             server.reloader.clone(),
@@ -398,7 +412,7 @@ impl Bound {
             let config = server.config.clone();
             let authorizer = server.authorizer.clone();
             let reloader = server.reloader.clone();
-            let material = server.material.clone();
+            let material = files;
             background.spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
                 let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -419,7 +433,9 @@ impl Bound {
                         reloader.reload(Trigger::Signal);
                         authorizer.reload_shadow();
                         reload_keys(&config, &authorizer);
-                        material.reload("signal");
+                        if let Some(files) = material {
+                            files.reload("signal");
+                        }
                     })
                     .await;
                 }
@@ -639,16 +655,34 @@ fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
 /// announced a change.
 const MATERIAL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads the identity material once, from the files the configuration
-/// names (in development mode, the development CA, created if needed).
-fn material_reloader(config: &Config) -> Result<Arc<FilesReloader>, StartError> {
+/// Where the identity material comes from, and what reloads it.
+#[derive(Debug)]
+enum MaterialSource {
+    /// Files on disk, watched and re-read (and re-read on SIGHUP).
+    Files(Arc<FilesReloader>),
+    /// The SPIFFE Workload API, which pushes every change itself.
+    WorkloadApi(Arc<WorkloadReloader>),
+}
+
+impl MaterialSource {
+    fn store(&self) -> &Arc<MaterialStore> {
+        match self {
+            MaterialSource::Files(files) => files.store(),
+            MaterialSource::WorkloadApi(agent) => agent.store(),
+        }
+    }
+}
+
+/// Reads the identity material once: from the Workload API (waiting for
+/// the agent's first update), or from the files the configuration names
+/// (in development mode, the development CA, created if needed).
+fn material_reloader(config: &Config) -> Result<MaterialSource, StartError> {
     let id = &config.identity;
     if id.source == IdentitySource::WorkloadApi {
-        return Err(StartError::Trust(
-            "`identity.source = \"workload_api\"` is not served by this build yet; use \
-             `identity.source = \"files\"`"
-                .to_string(),
-        ));
+        let socket = id.workload_api_socket.as_deref().unwrap_or_default();
+        return WorkloadReloader::start(socket, FIRST_UPDATE_WAIT)
+            .map(|agent| MaterialSource::WorkloadApi(Arc::new(agent)))
+            .map_err(StartError::Trust);
     }
 
     let sources = FileSources::from_config(config).map_err(|e| StartError::DevCa(e.to_string()))?;
@@ -673,7 +707,7 @@ fn material_reloader(config: &Config) -> Result<Arc<FilesReloader>, StartError> 
         );
     }
     FilesReloader::start(sources)
-        .map(Arc::new)
+        .map(|files| MaterialSource::Files(Arc::new(files)))
         .map_err(StartError::Trust)
 }
 

@@ -1,7 +1,8 @@
 //! seam's Workload API source against a stand-in SPIRE agent on a Unix
 //! socket in a temporary folder: first material, rotation, federation, a
 //! refused update, the agent going away and coming back, and the agent's
-//! own refusal of calls without the security header.
+//! own refusal of calls without the security header; and `seam serve`
+//! running its mTLS listener on that agent's material.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,4 +16,5 @@ mod workload_api {
     pub mod pki;
 
     mod cases;
+    mod serve;
 }

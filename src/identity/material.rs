@@ -19,6 +19,7 @@ mod files;
 mod status;
 mod svid;
 mod watch;
+mod workload;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +31,7 @@ pub use files::{FileSources, FilesReloader, SvidSource, dev_server_id};
 pub use status::{MaterialFault, MaterialStatus, SvidStatus};
 pub use svid::{OwnSvid, SvidError};
 pub use watch::run as watch_files;
+pub use workload::{FIRST_UPDATE_WAIT, WorkloadReloader};
 
 /// One consistent view of the identity material.
 #[derive(Debug, Clone)]
