@@ -20,6 +20,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
@@ -99,24 +100,23 @@ pub fn init(config: &TelemetryConfig, instance: &str) -> Result<Telemetry, Telem
     let filter =
         EnvFilter::try_from_env("SEAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,notify=warn"));
     let json = std::env::var("SEAM_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let log = tracing_subscriber::fmt::layer()
-        .with_ansi(colour)
-        .with_writer(writer);
-    let log = if json {
-        log.json().boxed()
-    } else {
-        log.boxed()
+
+    // Without an exporter the filter is the subscriber's own, so callsites
+    // it turns off (the check span, debug events) are off for good and cost
+    // nothing per call; with one, it filters only the log layer and the
+    // span layer sees the check span.
+    let installed = match &provider {
+        Some(provider) => tracing_subscriber::registry()
+            .with(log_layer(json, writer).with_filter(filter))
+            .with(span_layer(provider))
+            .try_init(),
+        None => tracing_subscriber::registry()
+            .with(filter)
+            .with(log_layer(json, writer))
+            .try_init(),
     };
-
-    let spans = provider.as_ref().map(span_layer);
-
-    tracing_subscriber::registry()
-        .with(log.with_filter(filter))
-        .with(spans)
-        .try_init()
-        .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
+    installed.map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
 
     if let Some(endpoint) = &config.otlp_endpoint {
         tracing::info!(
@@ -129,6 +129,22 @@ pub fn init(config: &TelemetryConfig, instance: &str) -> Result<Telemetry, Telem
         provider,
         _log: guard,
     })
+}
+
+/// Diagnostics on stderr (through `writer`), as text or JSON lines.
+fn log_layer<S>(json: bool, writer: NonBlocking) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
+        .with_writer(writer);
+    if json {
+        log.json().boxed()
+    } else {
+        log.boxed()
+    }
 }
 
 /// The layer that turns `seam.check` spans into OpenTelemetry spans of
