@@ -222,6 +222,20 @@ impl<'s> Reader<'s> {
     }
 
     fn take_decision(&mut self, raw: &RawLine<'_>, file: u32, shown: &str, number: u64) {
+        // Any JSON object parses as a line whose fields are all empty; only
+        // one with an id and an answer is a decision someone made.
+        let why = if raw.decision_id.as_str().is_empty() {
+            Some("no decision_id")
+        } else if !matches!(raw.decision.as_str(), "allow" | "deny") {
+            Some("decision is neither allow nor deny")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.issue(shown, number, IssueKind::NotARecord { why });
+            return;
+        }
+
         let line = u32::try_from(number).unwrap_or(u32::MAX);
         match self.store.push(raw, file, line) {
             Ok(()) => self.report.records += 1,

@@ -58,6 +58,13 @@ pub enum IssueKind {
         /// The JSON reader's complaint.
         error: String,
     },
+    /// A JSON object that is not a decision record (no decision id, or a
+    /// decision that is neither `allow` nor `deny`); skipped.
+    #[error("line is not a decision record ({why}); skipped")]
+    NotARecord {
+        /// What it lacks.
+        why: &'static str,
+    },
     /// A line of a kind this reader does not know; skipped.
     #[error("line of unknown kind `{kind}` skipped")]
     UnknownKind {

@@ -345,7 +345,7 @@ fn sequence_holes_gap_lines_and_unknown_kinds_are_reported() {
     lines.push(json!({"kind": "heartbeat", "instance": "seam-a", "seq": 9}));
     lines.push(json!({"kind": "decision", "instance": "seam-a", "seq": 5,
                       "decision_id": "01a24243-0000-7000-8000-0000000000cc",
-                      "time": "2026-05-01T10:00:06Z"}));
+                      "decision": "deny", "time": "2026-05-01T10:00:06Z"}));
     let path = write(dir.path(), "decisions.jsonl", &lines);
 
     let (_, report) = load(&path);
@@ -492,4 +492,54 @@ fn the_drawn_tree_nests_each_hop_under_its_parent_with_box_characters() {
     assert!(drawn.contains(&format!("minted jti {J1} for {ORDERS}")));
     assert!(drawn.contains(&format!("presented jti {J2}")));
     assert!(!drawn.contains(J3));
+}
+
+#[test]
+fn json_objects_that_are_not_decisions_are_reported_and_never_counted_as_denials() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"not": "a record"}),
+        json!({"kind": "decision"}),
+        json!({"kind": "decision", "decision_id": "d9", "decision": "maybe"}),
+    ];
+    let path = write(dir.path(), "decisions.jsonl", &lines);
+
+    let (trail, report) = load(&path);
+    assert!(trail.is_empty());
+    assert_eq!(trail.denials(None, None, 10).total, 0);
+    let found: Vec<_> = report
+        .issues
+        .iter()
+        .map(|i| (i.line, i.what.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                1,
+                IssueKind::NotARecord {
+                    why: "no decision_id"
+                }
+            ),
+            (
+                2,
+                IssueKind::NotARecord {
+                    why: "no decision_id"
+                }
+            ),
+            (
+                3,
+                IssueKind::NotARecord {
+                    why: "decision is neither allow nor deny"
+                }
+            ),
+            (
+                1,
+                IssueKind::UnknownField {
+                    field: "not".into(),
+                    lines: 1
+                }
+            ),
+        ]
+    );
 }
