@@ -209,12 +209,17 @@ fn validate(
             continue;
         };
         problems.extend(result.validation_errors().map(|e| {
-            let file = meta
-                .get(e.policy_id())
-                .map(|m| m.file.clone())
-                .unwrap_or_default();
+            let found = meta.get(e.policy_id());
+            let file = found.map(|m| m.file.clone()).unwrap_or_default();
             let text = files.get(&file).map(String::as_str).unwrap_or("");
-            problem(&file, text, e)
+            let source = policies.policy(e.policy_id()).map(ToString::to_string);
+            in_policy(
+                &file,
+                text,
+                found.and_then(|m| m.line),
+                source.as_deref(),
+                e,
+            )
         }));
     }
 
@@ -324,6 +329,57 @@ fn problem(file: &str, text: &str, diagnostic: &dyn Diagnostic) -> Problem {
         column,
         message: flatten_diagnostic(diagnostic),
     }
+}
+
+/// Turns a validation diagnostic about one policy into a [`Problem`]
+/// pointing into its file. The engine's offsets count from the start of
+/// whatever text the policy was parsed from (one file, or every file joined
+/// for speed), so the place is found again from the policy's own source:
+/// the labelled snippet within the policy, the policy within its file from
+/// the line it starts on. Without a snippet the policy's first line is
+/// given.
+fn in_policy(
+    file: &str,
+    text: &str,
+    line: Option<usize>,
+    source: Option<&str>,
+    diagnostic: &dyn Diagnostic,
+) -> Problem {
+    let message = flatten_diagnostic(diagnostic);
+    let start = line.and_then(|line| {
+        let line_start = text
+            .match_indices('\n')
+            .nth(line.checked_sub(2)?)
+            .map_or(0, |(i, _)| i + 1);
+        let source = source?;
+        text.get(line_start..)?.find(source).map(|i| i + line_start)
+    });
+    let within = source.and_then(|source| {
+        let snippet = label_snippet(diagnostic)?;
+        source.find(&snippet)
+    });
+    let (line, column) = match (start, within) {
+        (Some(start), Some(within)) => {
+            let (l, c) = line_col(text, start + within);
+            (Some(l), Some(c))
+        }
+        _ => (line, None),
+    };
+    Problem {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// The source text under the diagnostic's first label, when it has one.
+fn label_snippet(diagnostic: &dyn Diagnostic) -> Option<String> {
+    let label = diagnostic.labels()?.next()?;
+    let code = diagnostic.source_code()?;
+    let span = code.read_span(label.inner(), 0, 0).ok()?;
+    let snippet = std::str::from_utf8(span.data()).ok()?;
+    (!snippet.is_empty()).then(|| snippet.to_string())
 }
 
 fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {

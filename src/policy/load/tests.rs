@@ -225,3 +225,25 @@ fn other_files_whose_names_are_not_utf8_are_ignored() {
     std::fs::write(dir.path().join(name), "scratch").unwrap();
     assert_eq!(load_dir(dir.path()).unwrap().len(), 1);
 }
+
+#[test]
+fn a_schema_error_is_placed_where_it_is_in_its_own_file() {
+    // The policy is on lines 3-4 of the second file; the unknown attribute
+    // starts at column 10 of line 4. The files are parsed joined, so the
+    // engine's own offset counts from the start of the first file.
+    let broken = "// header\n\npermit(principal, action, resource)\n  when { context.nope == 1 };\n\n\n// trailing\n";
+    let dir = folder(&[("a.cedar", PERMIT), ("b.cedar", broken)]);
+
+    let found = problems(load_dir(dir.path()).unwrap_err());
+
+    // One problem per action the policy applies to, each at the same place.
+    assert!(!found.is_empty());
+    for problem in &found {
+        assert_eq!(problem.file, "b.cedar");
+        assert_eq!(
+            (problem.line, problem.column),
+            (Some(4), Some(10)),
+            "{problem}"
+        );
+    }
+}
