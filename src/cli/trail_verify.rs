@@ -90,11 +90,13 @@ pub fn render(report: &Report) -> String {
         Status::Incomplete => "incomplete",
         Status::Tampered => "tampered",
     };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(
         out,
-        "{verdict}: {} files, {} findings",
-        report.files.len(),
-        report.findings.len()
+        "{verdict}: {}, {}",
+        plural(report.files.len(), "file", "files"),
+        plural(report.findings.len(), "finding", "findings")
     );
     if !report.anchored {
         let _ = writeln!(
