@@ -543,3 +543,18 @@ fn json_objects_that_are_not_decisions_are_reported_and_never_counted_as_denials
         ]
     );
 }
+
+#[test]
+fn a_request_id_is_found_as_sent_though_the_record_holds_it_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = checkout();
+    // seam writes `a"b\c` down as `a\"b\\c`.
+    lines[0]["request_id"] = json!(r#"a\"b\\c"#);
+    let path = write(dir.path(), "decisions.jsonl", &lines);
+
+    let (trail, _) = load(&path);
+    let found = trail.transactions(r#"a"b\c"#);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].matched, IdKind::RequestId);
+    assert_eq!(trail.transactions(r#"a\"b\\c"#).len(), 1);
+}

@@ -69,7 +69,21 @@ impl Trail {
     /// or a trace id (request and trace ids may span several transactions).
     /// Empty when nothing matches.
     pub fn transactions(&self, id: &str) -> Vec<Transaction> {
-        let id = id.trim();
+        let found = self.transactions_exact(id.trim());
+        if !found.is_empty() {
+            return found;
+        }
+        // Records hold header values in escaped form (`"` as `\"`, `\` as
+        // `\\`, other bytes as `\xNN`), so an x-request-id is also looked up
+        // the way it was written down.
+        let escaped = crate::request::headers::escape_bytes(id.trim().as_bytes(), usize::MAX);
+        if escaped == id.trim() {
+            return found;
+        }
+        self.transactions_exact(&escaped)
+    }
+
+    fn transactions_exact(&self, id: &str) -> Vec<Transaction> {
         let Some(key) = Id::find(id, &self.store.strings) else {
             return Vec::new();
         };
