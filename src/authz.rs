@@ -159,11 +159,35 @@ impl Authorizer {
     /// gRPC call's metadata, when Envoy sent one.
     pub fn check(&self, request: &CheckRequest, traceparent: Option<&str>) -> CheckResponse {
         let started = Instant::now();
+        let reserved = self.recorder.reserve();
+        self.check_reserved(request, traceparent, reserved, started)
+    }
+
+    /// As [`Authorizer::check`], for the gRPC handler: under the record
+    /// policy `wait`, a full record queue holds this request (without
+    /// holding a thread) until the writer makes room or the wait runs out.
+    pub async fn check_waiting(
+        &self,
+        request: &CheckRequest,
+        traceparent: Option<&str>,
+    ) -> CheckResponse {
+        let started = Instant::now();
+        let reserved = self.recorder.reserve_waiting().await;
+        self.check_reserved(request, traceparent, reserved, started)
+    }
+
+    fn check_reserved(
+        &self,
+        request: &CheckRequest,
+        traceparent: Option<&str>,
+        reserved: Result<Option<crate::record::Slot>, crate::record::Unavailable>,
+        started: Instant,
+    ) -> CheckResponse {
         let span = crate::telemetry::span::check_span(request, traceparent);
         let _entered = span.enter();
         let mut record = self.new_record();
 
-        let (slot, verdict) = match self.recorder.reserve() {
+        let (slot, verdict) = match reserved {
             Ok(slot) => (slot, self.decide(request, traceparent, &mut record, None)),
             Err(why) => {
                 read::describe(request, traceparent, &mut record);

@@ -209,6 +209,9 @@ pub enum OnFull {
     Deny,
     /// Decide anyway, count the lost record and write a gap marker later.
     Drop,
+    /// Hold the request until the writer makes room, at most this long;
+    /// then answer it as `Deny` would. Backpressure instead of loss.
+    Wait(std::time::Duration),
 }
 
 /// Where decision records go.

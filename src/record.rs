@@ -41,6 +41,8 @@ pub struct RecordStats {
     pub lost: AtomicU64,
     /// Writes the sink refused.
     pub sink_errors: AtomicU64,
+    /// Decisions that found the queue full and waited for room (`wait`).
+    pub waited: AtomicU64,
     /// Lost records not yet reported by a gap line.
     pub(crate) unreported: AtomicU64,
     /// The last line the sink accepted: the anchor to compare a trail with.
@@ -169,7 +171,44 @@ impl Recorder {
                 tracing::warn!(reason = why.reason_code(), "decision record dropped");
                 Ok(None)
             }
-            (Err(why), OnFull::Deny) => {
+            (Err(why), OnFull::Deny | OnFull::Wait(_)) => {
+                self.count_lost();
+                Err(why)
+            }
+        }
+    }
+
+    /// As [`Recorder::reserve`], but under the `wait` policy a full queue
+    /// holds the caller until the writer makes room, for at most the
+    /// configured time; after that, or when the sink is failing, the request
+    /// is refused as under `deny`.
+    pub async fn reserve_waiting(&self) -> Result<Option<Slot>, Unavailable> {
+        let OnFull::Wait(limit) = self.on_full else {
+            return self.reserve();
+        };
+        if !self.sink_healthy.load(Ordering::Relaxed) {
+            self.count_lost();
+            return Err(Unavailable::SinkFailing);
+        }
+
+        let permit = match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Ok(permit),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Unavailable::Stopped),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.waited.fetch_add(1, Ordering::Relaxed);
+                match tokio::time::timeout(limit, self.tx.clone().reserve_owned()).await {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(Unavailable::Stopped),
+                    Err(_) => Err(Unavailable::QueueFull),
+                }
+            }
+        };
+        match permit {
+            Ok(permit) => Ok(Some(Slot {
+                permit: Some(permit),
+                stats: self.stats.clone(),
+            })),
+            Err(why) => {
                 self.count_lost();
                 Err(why)
             }
@@ -184,7 +223,8 @@ impl Recorder {
     /// Whether requests are being refused because their records cannot be
     /// written (the sink failed and the loss policy is `deny`).
     pub fn refusing(&self) -> bool {
-        self.on_full == OnFull::Deny && !self.sink_healthy.load(Ordering::Relaxed)
+        matches!(self.on_full, OnFull::Deny | OnFull::Wait(_))
+            && !self.sink_healthy.load(Ordering::Relaxed)
     }
 
     /// Records waiting in the queue.

@@ -83,7 +83,8 @@ impl Authorization for CheckService {
             .map(str::to_string);
         let response = self
             .authorizer
-            .check(request.get_ref(), traceparent.as_deref());
+            .check_waiting(request.get_ref(), traceparent.as_deref())
+            .await;
         Ok(tonic::Response::new(response))
     }
 }

@@ -447,3 +447,23 @@ fn records_settings_that_cannot_work_are_refused_with_their_key() {
             .contains("records.path")
     );
 }
+
+#[test]
+fn records_may_wait_for_room_for_a_bounded_time() {
+    let config = parse("[records]\non_full = \"wait\"\nwait_ms = 50\n").unwrap();
+    assert_eq!(
+        config.records.on_full,
+        OnFull::Wait(Duration::from_millis(50))
+    );
+
+    let config = parse("[records]\non_full = \"wait\"\n").unwrap();
+    assert_eq!(
+        config.records.on_full,
+        OnFull::Wait(Duration::from_millis(200))
+    );
+
+    let err = parse("[records]\non_full = \"wait\"\nwait_ms = 0\n").unwrap_err();
+    assert!(err.to_string().contains("records.wait_ms"), "{err}");
+    let err = parse("[records]\non_full = \"block\"\n").unwrap_err();
+    assert!(err.to_string().contains("`deny`, `drop`, `wait`"), "{err}");
+}

@@ -154,6 +154,14 @@ fn records(page: &mut Exposition, authorizer: &Authorizer) {
     page.family(ERRORS, Kind::Counter, "Writes the record sink refused.");
     page.sample(ERRORS, &[], stats.sink_errors.load(Ordering::Relaxed));
 
+    const WAITED: &str = "seam_records_waited_total";
+    page.family(
+        WAITED,
+        Kind::Counter,
+        "Decisions that found the record queue full and waited for room (on_full = wait).",
+    );
+    page.sample(WAITED, &[], stats.waited.load(Ordering::Relaxed));
+
     const HEAD: &str = "seam_records_head_seq";
     page.family(
         HEAD,

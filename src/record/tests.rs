@@ -206,3 +206,47 @@ async fn every_line_links_to_the_one_before_and_gap_lines_are_links_too() {
     assert_eq!(recorder.stats().head().hash, chain::line_hash(lines[1]));
     assert_eq!(recorder.stats().head().seq, 2);
 }
+
+#[tokio::test]
+async fn under_wait_a_full_queue_holds_the_request_until_room_is_made_or_the_wait_ends() {
+    let memory = Memory::default();
+    let sink = writer::Sink::from_writer(Box::new(memory.clone()));
+    let wait = OnFull::Wait(std::time::Duration::from_millis(300));
+    let (recorder, writer) = Recorder::with_sink(&config(1, wait), sink, Head::default());
+
+    // The one slot is held by a decision in progress: the next one waits,
+    // and gets the slot as soon as the first record is handed over.
+    let held = recorder.reserve_waiting().await.unwrap().unwrap();
+    let waiting = {
+        let recorder = recorder.clone();
+        tokio::spawn(async move { recorder.reserve_waiting().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the second decision waits for room");
+    held.fill(record("first"));
+    let second = waiting.await.unwrap().unwrap().unwrap();
+    assert_eq!(recorder.stats().waited.load(Ordering::SeqCst), 1);
+    assert_eq!(recorder.stats().lost.load(Ordering::SeqCst), 0);
+
+    // Held past the wait, the request is refused as a full queue, counted.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        recorder.reserve_waiting().await.unwrap_err(),
+        Unavailable::QueueFull
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(recorder.stats().lost.load(Ordering::SeqCst), 1);
+
+    second.fill(record("second"));
+    recorder.stop().await;
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+    let ids: Vec<_> = memory
+        .lines()
+        .iter()
+        .filter(|l| l["kind"] == "decision")
+        .map(|l| l["decision_id"].clone())
+        .collect();
+    assert_eq!(ids, ["first", "second"]);
+}

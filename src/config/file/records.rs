@@ -2,6 +2,7 @@
 //! file sink rotates, and what is masked before a record is written.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -30,6 +31,7 @@ pub(super) struct RecordsFile {
     path: Option<PathBuf>,
     queue_capacity: usize,
     on_full: String,
+    wait_ms: u64,
     instance: Option<String>,
     durability: String,
     max_file_bytes: u64,
@@ -45,6 +47,7 @@ impl Default for RecordsFile {
             path: None,
             queue_capacity: 65_536,
             on_full: "deny".into(),
+            wait_ms: 200,
             instance: None,
             durability: "flush".into(),
             max_file_bytes: 0,
@@ -80,13 +83,20 @@ impl RecordsFile {
         let on_full = match self.on_full.as_str() {
             "deny" => OnFull::Deny,
             "drop" => OnFull::Drop,
+            "wait" => OnFull::Wait(Duration::from_millis(self.wait_ms)),
             other => {
                 return Err(invalid(
                     "records.on_full",
-                    format!("`{other}` is not one of `deny`, `drop`"),
+                    format!("`{other}` is not one of `deny`, `drop`, `wait`"),
                 ));
             }
         };
+        if self.wait_ms == 0 || self.wait_ms > 10_000 {
+            return Err(invalid(
+                "records.wait_ms",
+                format!("{} is not between 1 and 10000 milliseconds", self.wait_ms),
+            ));
+        }
         if self.queue_capacity == 0 || self.queue_capacity > 1 << 20 {
             return Err(invalid(
                 "records.queue_capacity",
