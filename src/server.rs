@@ -21,17 +21,22 @@ use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
 
+mod keys;
+mod material;
+
+pub use keys::{reload, token_issuer};
+
+use keys::reload_keys;
+use material::{MATERIAL_POLL_INTERVAL, MaterialSource, material_reloader, verifier_options};
+
 use crate::authz::Authorizer;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, IdentitySource, Listen};
-use crate::identity::material::{
-    FIRST_UPDATE_WAIT, FileSources, FilesReloader, MaterialStore, WorkloadReloader, watch_files,
-};
-use crate::identity::{IdentityVerifier, VerifierOptions};
+use crate::config::{Config, Listen};
+use crate::identity::IdentityVerifier;
+use crate::identity::material::{MaterialStore, watch_files};
 use crate::policy::PolicyStore;
 use crate::policy::watch::{self as policy_watch, PolicyReloader, Trigger, WatchSettings};
 use crate::record::{RecordWriter, Recorder};
-use crate::token::{Algorithm, KeyRing, TokenSettings, Tokens};
 
 /// Why seam could not start.
 #[derive(Debug, thiserror::Error)]
@@ -506,100 +511,6 @@ impl Bound {
     }
 }
 
-/// The Txn-Token issuer: configured keys, or a development key under the
-/// state folder when none is configured.
-pub fn token_issuer(config: &Config, clock: Arc<dyn Clock>) -> Result<Tokens, StartError> {
-    let t = &config.tokens;
-    let algorithm: Algorithm =
-        t.algorithm
-            .parse()
-            .map_err(|e: crate::token::UnknownAlgorithm| {
-                StartError::Keys(format!("unknown algorithm `{}`", e.0))
-            })?;
-
-    let own = own_keys(config, algorithm)?;
-    let mut trusted = Vec::new();
-    for path in &t.trusted_issuers {
-        trusted.push(
-            KeyRing::from_jwks_file(path, algorithm)
-                .map_err(|e| StartError::Keys(format!("`{}`: {e}", path.display())))?,
-        );
-    }
-
-    let settings = TokenSettings {
-        algorithm,
-        issuer: t.issuer.clone(),
-        lifetime: t.lifetime,
-        leeway: t.leeway,
-        max_chain_depth: t.max_chain_depth,
-        ..TokenSettings::default()
-    };
-    settings
-        .validate()
-        .map_err(|e| StartError::Keys(e.to_string()))?;
-    Ok(Tokens::new(settings, own, trusted, clock))
-}
-
-/// seam's own signing keys: the configured files, where a folder stands for
-/// its `*.pem` files in name order (so a rotation is a new file with a later
-/// name, and a retirement is a deleted file), oldest first, the last
-/// signing. Without configured keys, a development key under the state
-/// folder.
-fn own_keys(config: &Config, algorithm: Algorithm) -> Result<KeyRing, StartError> {
-    let keys = &config.tokens.keys;
-    if keys.is_empty() {
-        let ring = KeyRing::load_or_generate(&config.state_dir, algorithm)
-            .map_err(|e| StartError::Keys(e.to_string()))?;
-        tracing::warn!(
-            dir = %config.state_dir.join("keys").display(),
-            "DEVELOPMENT MODE: signing Txn-Tokens with a generated key; configure tokens.keys \
-             for any real deployment"
-        );
-        return Ok(ring);
-    }
-
-    let mut files = Vec::new();
-    for path in keys {
-        if path.is_dir() {
-            let entries = std::fs::read_dir(path)
-                .map_err(|e| StartError::Keys(format!("`{}`: {e}", path.display())))?;
-            let mut found: Vec<std::path::PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    KeyRing::load(&files, algorithm).map_err(|e| StartError::Keys(e.to_string()))
-}
-
-/// Reloads what can change while serving, the policy set and the signing
-/// keys, into `authorizer`'s store. Whatever fails to load leaves the live
-/// one in place. A running server reloads through its own
-/// [`PolicyReloader`] ([`Bound::reload`], SIGHUP), which also records the
-/// outcome for the admin port; this one records nothing.
-pub fn reload(config: &Config, authorizer: &Authorizer) {
-    PolicyReloader::new(config.policy.dir.clone(), authorizer.policies().clone())
-        .reload(Trigger::Signal);
-    authorizer.reload_shadow();
-    reload_keys(config, authorizer);
-}
-
-fn reload_keys(config: &Config, authorizer: &Authorizer) {
-    let algorithm = authorizer.tokens().settings().algorithm;
-    match own_keys(config, algorithm) {
-        Ok(ring) => {
-            tracing::info!(kids = ?ring.kids(), "signing keys reloaded");
-            authorizer.tokens().replace_keys(ring);
-        }
-        Err(error) => tracing::error!(%error, "key reload refused; the live keys stay"),
-    }
-}
-
 /// Keeps gRPC health in step with readiness: SERVING only while the
 /// authorizer can answer (a policy set is loaded, and records can be
 /// written where a lost record refuses the request). Checked when a set
@@ -650,75 +561,4 @@ fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
         std::fs::create_dir_all(parent).map_err(bind_error)?;
     }
     tokio::net::UnixListener::bind(path).map_err(bind_error)
-}
-
-/// How often the identity material's files are re-read when no event
-/// announced a change.
-const MATERIAL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Where the identity material comes from, and what reloads it.
-#[derive(Debug)]
-enum MaterialSource {
-    /// Files on disk, watched and re-read (and re-read on SIGHUP).
-    Files(Arc<FilesReloader>),
-    /// The SPIFFE Workload API, which pushes every change itself.
-    WorkloadApi(Arc<WorkloadReloader>),
-}
-
-impl MaterialSource {
-    fn store(&self) -> &Arc<MaterialStore> {
-        match self {
-            MaterialSource::Files(files) => files.store(),
-            MaterialSource::WorkloadApi(agent) => agent.store(),
-        }
-    }
-}
-
-/// Reads the identity material once: from the Workload API (waiting for
-/// the agent's first update), or from the files the configuration names
-/// (in development mode, the development CA, created if needed).
-fn material_reloader(config: &Config) -> Result<MaterialSource, StartError> {
-    let id = &config.identity;
-    if id.source == IdentitySource::WorkloadApi {
-        let socket = id.workload_api_socket.as_deref().unwrap_or_default();
-        return WorkloadReloader::start(socket, FIRST_UPDATE_WAIT)
-            .map(|agent| MaterialSource::WorkloadApi(Arc::new(agent)))
-            .map_err(StartError::Trust);
-    }
-
-    let sources = FileSources::from_config(config).map_err(|e| StartError::DevCa(e.to_string()))?;
-    if id.trust_domains.is_empty() {
-        let (trust_domain, bundle) = sources
-            .trust_domains
-            .first()
-            .map(|(name, path)| (name.as_str(), path.display().to_string()))
-            .unwrap_or_default();
-        tracing::warn!(
-            trust_domain,
-            bundle,
-            "DEVELOPMENT MODE: trusting a local development CA; configure \
-             identity.trust_domains for any real deployment"
-        );
-    }
-    if let crate::identity::material::SvidSource::DevCa { spiffe_id, .. } = &sources.svid {
-        tracing::warn!(
-            spiffe_id,
-            "DEVELOPMENT MODE: serving mtls with an svid minted from the development CA; \
-             configure identity.svid_cert and identity.svid_key for any real deployment"
-        );
-    }
-    FilesReloader::start(sources)
-        .map(|files| MaterialSource::Files(Arc::new(files)))
-        .map_err(StartError::Trust)
-}
-
-fn verifier_options(config: &Config) -> VerifierOptions {
-    let id = &config.identity;
-    VerifierOptions {
-        leeway: id.leeway,
-        trust_forwarded_chain: id.trust_forwarded_chain,
-        max_certificate_bytes: id.max_certificate_bytes,
-        cache_capacity: id.cache_capacity,
-        cache_max_ttl: id.cache_max_ttl,
-    }
 }
