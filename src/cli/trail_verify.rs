@@ -37,13 +37,19 @@ pub fn run(args: VerifyArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let report = match verify::verify_files(&files, &args.heads) {
+    let mut report = match verify::verify_files(&files, &args.heads) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("seam: {error}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+
+    let missing = verify::missing_active(&args.paths, &files);
+    if !missing.is_empty() {
+        report.findings.extend(missing);
+        report.status = Status::Tampered;
+    }
 
     if args.json {
         match serde_json::to_string_pretty(&report) {

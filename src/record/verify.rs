@@ -253,6 +253,43 @@ fn split_rotated(name: &str) -> Option<(&str, u64)> {
     (!digits.is_empty()).then_some((stem, number))
 }
 
+/// Findings for the folders among `paths` that hold rotated files of a
+/// stream but not its active file. The writer opens a new active file (with
+/// a `segment` line) the moment it rotates, so a folder without one has
+/// lost the newest records, which no hash link can show.
+pub fn missing_active(paths: &[PathBuf], files: &[PathBuf]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for folder in paths.iter().filter(|p| p.is_dir()) {
+        let names: Vec<String> = files
+            .iter()
+            .filter(|f| f.parent() == Some(folder.as_path()))
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let mut stems: Vec<&str> = names
+            .iter()
+            .filter_map(|name| split_rotated(name).map(|(stem, _)| stem))
+            .collect();
+        stems.sort_unstable();
+        stems.dedup();
+        for stem in stems {
+            let active = format!("{stem}.jsonl");
+            if !names.contains(&active) {
+                findings.push(Finding {
+                    kind: FindingKind::MissingFile,
+                    file: String::new(),
+                    line: 0,
+                    message: format!(
+                        "`{}`: rotated files of `{active}` but not the file itself: \
+                         the newest records are missing",
+                        folder.display()
+                    ),
+                });
+            }
+        }
+    }
+    findings
+}
+
 /// Reads `files` (already in order, see [`collect`]) and verifies them.
 pub fn verify_files(files: &[PathBuf], anchors: &[Anchor]) -> Result<Report, VerifyError> {
     let mut inputs = Vec::with_capacity(files.len());

@@ -191,3 +191,30 @@ fn files_are_ordered_by_segment_with_the_active_file_last() {
         .collect();
     assert_eq!(names, ["d.000002.jsonl", "d.000010.jsonl", "d.jsonl"]);
 }
+
+#[test]
+fn a_folder_of_rotated_files_without_its_active_file_has_lost_its_newest_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str| std::fs::write(dir.path().join(name), "{}\n").unwrap();
+    write("decisions.000001.jsonl");
+    write("decisions.000002.jsonl");
+    let folder = vec![dir.path().to_path_buf()];
+
+    let files = collect(&folder).unwrap();
+    let found = missing_active(&folder, &files);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, FindingKind::MissingFile);
+    assert!(
+        found[0].message.contains("`decisions.jsonl`"),
+        "{}",
+        found[0]
+    );
+
+    // With the active file there, nothing is missing; and files named one
+    // by one are taken as the caller chose them.
+    write("decisions.jsonl");
+    let files = collect(&folder).unwrap();
+    assert!(missing_active(&folder, &files).is_empty());
+    let named = vec![dir.path().join("decisions.000001.jsonl")];
+    assert!(missing_active(&named, &named).is_empty());
+}
