@@ -30,6 +30,7 @@ use crate::proto::DecisionRecord;
 
 pub use chain::Head;
 pub use redact::{REDACTED, Redaction};
+pub use rotate::stream_files;
 pub use writer::RecordWriter;
 
 /// Counters of what happened to records, for metrics and tests.

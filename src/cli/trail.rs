@@ -251,34 +251,5 @@ fn configured(config: Option<&Path>) -> Result<Vec<PathBuf>, ExitCode> {
         ));
     };
 
-    let stem = active
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = active.parent().unwrap_or(Path::new("."));
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| is_rotated(p, &stem))
-                .collect()
-        })
-        .unwrap_or_default();
-    if active.exists() || paths.is_empty() {
-        paths.push(active.clone());
-    }
-    Ok(paths)
-}
-
-/// Whether `path` is `<stem>.<digits>.jsonl`.
-fn is_rotated(path: &Path, stem: &str) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.strip_prefix(stem)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(|rest| rest.strip_suffix(".jsonl"))
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+    Ok(crate::record::stream_files(active))
 }

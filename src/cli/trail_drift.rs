@@ -5,7 +5,7 @@
 //! Exit codes: 0 a report, 1 no caller had decisions in the window, 2 bad
 //! arguments, records that cannot be read or policies that do not load.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -150,36 +150,7 @@ fn configured(sink: &RecordSinkConfig) -> Result<Vec<PathBuf>, String> {
             "records go to standard output in this configuration: name the record files".into(),
         );
     };
-    let stem = active
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = active.parent().unwrap_or(Path::new("."));
-
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| rotated(p, &stem))
-                .collect()
-        })
-        .unwrap_or_default();
-    if active.exists() || paths.is_empty() {
-        paths.push(active.clone());
-    }
-    Ok(paths)
-}
-
-fn rotated(path: &Path, stem: &str) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.strip_prefix(stem)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(|rest| rest.strip_suffix(".jsonl"))
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+    Ok(crate::record::stream_files(active))
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -232,6 +232,34 @@ pub(crate) fn rotated_files(dir: &Path, stem: &str) -> std::io::Result<Vec<(u64,
     Ok(found)
 }
 
+/// The files of the stream whose active file is `active`: its rotated
+/// siblings (`<stem>.<digits>.jsonl` in the same folder), then the active
+/// file itself when it exists or nothing else does.
+pub fn stream_files(active: &Path) -> Vec<PathBuf> {
+    let stem = active
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = active.parent().unwrap_or(Path::new("."));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| segment_number(n, &stem).is_some())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if active.exists() || paths.is_empty() {
+        paths.push(active.to_path_buf());
+    }
+    paths
+}
+
 /// The segment number in `name` when it is `<stem>.<digits>.jsonl`.
 pub fn segment_number(name: &str, stem: &str) -> Option<u64> {
     let digits = name
